@@ -1,0 +1,5 @@
+/**
+ * config: where banger keeps things (layout.ts) and what the user configured (config.toml).
+ * Must never create files or start processes: it only names and validates.
+ */
+export * from './layout.js';

@@ -1,0 +1,139 @@
+/**
+ * Every path banger uses, named once. User mode follows XDG; a system install uses the FHS
+ * locations. Functions of a VM id give that VM's own files.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type InstallMode = 'user' | 'system';
+
+export interface Layout {
+  mode: InstallMode;
+  /** config.toml lives here (~/.config/banger, /etc/banger). */
+  configDir: string;
+  configFile: string;
+  /** Durable state: database, kernels, images, per-VM disks (~/.local/state/banger, /var/lib/banger). */
+  stateDir: string;
+  /** Re-creatable downloads and scratch space (~/.cache/banger, /var/cache/banger). */
+  cacheDir: string;
+  /** Sockets and live handles; private, gone at reboot ($XDG_RUNTIME_DIR/banger, /run/banger). */
+  runtimeDir: string;
+  /** SQLite database with VM records. */
+  dbFile: string;
+  /** The daemon's RPC socket (0600). */
+  daemonSocket: string;
+  /** The daemon's log (JSON lines). */
+  daemonLog: string;
+  /** Pid of the running daemon, for `banger` to find and for tests to kill. */
+  daemonPidFile: string;
+  /** Kernel store: one directory per kernel with manifest.json. */
+  kernelsDir: string;
+  /** Image store: one directory per image with manifest.json and rootfs.ext4. */
+  imagesDir: string;
+  /** Per-VM durable files (overlay, work disk, console log). */
+  vmsDir: string;
+  /** Per-VM runtime files (sockets). Kept short: unix socket paths max out at 107 bytes. */
+  vmRunDir: string;
+  /** Scratch space for builds (same filesystem as the stores so renames are atomic). */
+  tmpDir: string;
+  /** Compiled guest programs (banger-init, banger-agent) injected into images. */
+  guestBinDir: string;
+  /** Cached host probe verdicts (KVM usable or not). */
+  probeCacheFile: string;
+}
+
+export interface LayoutInputs {
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
+  home?: string;
+  mode?: InstallMode;
+}
+
+/** The repository (or install) root: dist/src/config/layout.js -> three levels up. */
+export function packageRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // Running from source (vitest): src/config; from the build: dist/src/config.
+  const up = here.includes(`${path.sep}dist${path.sep}`) ? ['..', '..', '..'] : ['..', '..'];
+  return path.resolve(here, ...up);
+}
+
+export function resolveLayout(inputs: LayoutInputs = {}): Layout {
+  const env = inputs.env ?? process.env;
+  const uid = inputs.uid ?? process.getuid?.() ?? 0;
+  const home = inputs.home ?? env.HOME ?? os.homedir();
+  const mode = inputs.mode ?? (env.BANGER_MODE === 'system' ? 'system' : 'user');
+
+  const configDir =
+    mode === 'system' ? '/etc/banger' : path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'banger');
+  const stateDir =
+    mode === 'system'
+      ? '/var/lib/banger'
+      : path.join(env.XDG_STATE_HOME ?? path.join(home, '.local', 'state'), 'banger');
+  const cacheDir =
+    mode === 'system' ? '/var/cache/banger' : path.join(env.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'banger');
+  const runtimeDir =
+    mode === 'system'
+      ? '/run/banger'
+      : env.XDG_RUNTIME_DIR
+        ? path.join(env.XDG_RUNTIME_DIR, 'banger')
+        : uid === 0
+          ? '/run/banger'
+          : path.join(os.tmpdir(), `banger-${String(uid)}`);
+
+  return {
+    mode,
+    configDir,
+    configFile: path.join(configDir, 'config.toml'),
+    stateDir,
+    cacheDir,
+    runtimeDir,
+    dbFile: path.join(stateDir, 'banger.db'),
+    daemonSocket: path.join(runtimeDir, 'bangerd.sock'),
+    daemonLog: path.join(stateDir, 'bangerd.log'),
+    daemonPidFile: path.join(runtimeDir, 'bangerd.pid'),
+    kernelsDir: path.join(stateDir, 'kernels'),
+    imagesDir: path.join(stateDir, 'images'),
+    vmsDir: path.join(stateDir, 'vms'),
+    vmRunDir: path.join(runtimeDir, 'vms'),
+    tmpDir: path.join(stateDir, 'tmp'),
+    guestBinDir: env.BANGER_GUEST_DIR ?? path.join(packageRoot(), 'build', 'guest'),
+    probeCacheFile: path.join(cacheDir, 'host-probe.json'),
+  };
+}
+
+/** A VM's durable directory. */
+export function vmStateDir(layout: Layout, vmId: string): string {
+  return path.join(layout.vmsDir, vmId);
+}
+
+/** A VM's runtime directory (sockets). */
+export function vmRuntimeDir(layout: Layout, vmId: string): string {
+  return path.join(layout.vmRunDir, vmId);
+}
+
+/** Names of the files inside a VM's directories. */
+export const VM_FILES = {
+  /** qcow2 overlay over the image's rootfs. */
+  rootOverlay: 'root.qcow2',
+  /** ext4 work disk mounted at /root in the guest. */
+  workDisk: 'work.ext4',
+  /** Guest serial console output. */
+  consoleLog: 'console.log',
+  /** VMM stdout/stderr. */
+  vmmLog: 'vmm.log',
+  /** VMM handles of the running instance (JSON). */
+  handles: 'handles.json',
+  /** QMP socket. */
+  qmpSocket: 'qmp.sock',
+  /** Agent channel socket. */
+  agentSocket: 'agent.sock',
+} as const;
+
+/** Names of the guest programs, as built and as installed in images. */
+export const GUEST_PROGRAMS = {
+  init: 'banger-init',
+  agent: 'banger-agent',
+  /** Where images carry them (merged /usr: /sbin -> /usr/sbin). */
+  guestDir: '/usr/sbin',
+} as const;

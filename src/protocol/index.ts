@@ -1,0 +1,7 @@
+/**
+ * protocol: wire contracts and their runtime validators: daemon RPC, root-helper operations,
+ * VMM launch specs, guest-agent frames, error codes.
+ * Must stay pure (no I/O) and free of npm runtime dependencies: the root helper imports it.
+ */
+export * from './vm-launch.js';
+export * from './privileged-ops.js';

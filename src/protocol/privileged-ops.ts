@@ -1,0 +1,30 @@
+/**
+ * PrivilegedOps: the closed set of operations that need root. The daemon reaches privileged
+ * work only through this interface. Implementations: an RPC client to bangerd-root (system
+ * install) and an in-process one (development and tests running as root). Requests are typed;
+ * the implementation validates every field and builds every argv itself.
+ */
+import type { VmLaunchSpec, VmmKind } from './vm-launch.js';
+
+export interface LaunchVmmRequest {
+  backend: VmmKind;
+  spec: VmLaunchSpec;
+}
+
+export interface LaunchVmmResult {
+  pid: number;
+  startTime: number;
+}
+
+export interface KillVmmRequest {
+  vmId: string;
+  pid: number;
+  startTime: number;
+}
+
+export interface PrivilegedOps {
+  /** Starts the VMM for a banger VM, detached from the caller so it outlives daemon restarts. */
+  launchVmm(request: LaunchVmmRequest): Promise<LaunchVmmResult>;
+  /** SIGKILLs a VMM that banger launched (pid and start time must still match). */
+  killVmm(request: KillVmmRequest): Promise<void>;
+}

@@ -1,0 +1,46 @@
+/**
+ * The contract every VMM backend implements. Backends are wired explicitly in the daemon's
+ * composition root; the daemon never knows which VMM it drives beyond `kind` and the
+ * capability flags.
+ */
+import type { Duplex } from 'node:stream';
+import type { DiskSpec, VmLaunchSpec, VmmHandles, VmmKind } from '../protocol/index.js';
+
+export interface VmmCapabilities {
+  pause: boolean;
+  snapshot: boolean;
+  vsock: boolean;
+  balloon: boolean;
+}
+
+export type VmmExit = { kind: 'exited'; code: number | null; signal: string | null } | { kind: 'unknown' };
+
+export interface VmmInstance {
+  readonly handles: VmmHandles;
+  /** Opens the raw byte stream to the guest agent channel (one client at a time). */
+  connectAgent(options?: { signal?: AbortSignal }): Promise<Duplex>;
+  /** Asks the guest to power off through the VMM (ACPI); the guest may ignore it. */
+  requestPowerdown(): Promise<void>;
+  /** Kills the VMM process and waits until it is gone. Always works; idempotent. */
+  kill(): Promise<void>;
+  /** Resolves once the VMM process has exited, however that happened. */
+  readonly exited: Promise<VmmExit>;
+  /** True while the VMM process is alive. */
+  isAlive(): boolean;
+  /** Releases host-side resources of this handle (control connections); the VMM keeps running. */
+  detach(): void;
+}
+
+export interface VmmBackend {
+  readonly kind: VmmKind;
+  readonly capabilities: VmmCapabilities;
+  /**
+   * Makes the VM's own copy-on-write root disk over the read-only base image at `dest`.
+   * Returns the disk the launch spec should name.
+   */
+  createRootDisk(base: { path: string; format: 'raw' | 'qcow2' }, dest: string): Promise<DiskSpec>;
+  /** Starts the VMM. On failure nothing it started is left running. */
+  launch(spec: VmLaunchSpec, options?: { signal?: AbortSignal }): Promise<VmmInstance>;
+  /** Re-attaches to a VMM a previous daemon started; undefined when that process is gone. */
+  adopt(handles: VmmHandles): Promise<VmmInstance | undefined>;
+}
