@@ -3,3 +3,4 @@
  * Must never create files or start processes: it only names and validates.
  */
 export * from './layout.js';
+export * from './config.js';

@@ -37,6 +37,8 @@ export interface Layout {
   vmRunDir: string;
   /** Scratch space for builds (same filesystem as the stores so renames are atomic). */
   tmpDir: string;
+  /** Console logs of VMs that failed to boot, kept for the user after the VM is gone. */
+  logsDir: string;
   /** Compiled guest programs (banger-init, banger-agent) injected into images. */
   guestBinDir: string;
   /** Cached host probe verdicts (KVM usable or not). */
@@ -65,13 +67,17 @@ export function resolveLayout(inputs: LayoutInputs = {}): Layout {
   const mode = inputs.mode ?? (env.BANGER_MODE === 'system' ? 'system' : 'user');
 
   const configDir =
-    mode === 'system' ? '/etc/banger' : path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'banger');
+    mode === 'system'
+      ? '/etc/banger'
+      : path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'banger');
   const stateDir =
     mode === 'system'
       ? '/var/lib/banger'
       : path.join(env.XDG_STATE_HOME ?? path.join(home, '.local', 'state'), 'banger');
   const cacheDir =
-    mode === 'system' ? '/var/cache/banger' : path.join(env.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'banger');
+    mode === 'system'
+      ? '/var/cache/banger'
+      : path.join(env.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'banger');
   const runtimeDir =
     mode === 'system'
       ? '/run/banger'
@@ -97,6 +103,7 @@ export function resolveLayout(inputs: LayoutInputs = {}): Layout {
     vmsDir: path.join(stateDir, 'vms'),
     vmRunDir: path.join(runtimeDir, 'vms'),
     tmpDir: path.join(stateDir, 'tmp'),
+    logsDir: path.join(stateDir, 'logs'),
     guestBinDir: env.BANGER_GUEST_DIR ?? path.join(packageRoot(), 'build', 'guest'),
     probeCacheFile: path.join(cacheDir, 'host-probe.json'),
   };

@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { BangerError } from '../../base/index.js';
+import { LIMITS, type VmRunParams, type VmRunResult } from '../../protocol/index.js';
+import type { CliContext } from '../context.js';
+import { execSpecFrom, streamExec, type ExecFlags } from '../exec-stream.js';
+import { collectEnv, parseIntOption, parseSizeOption } from '../parse-options.js';
+
+interface RunFlags extends ExecFlags {
+  name?: string;
+  image?: string;
+  vcpu?: number;
+  memory?: number;
+  diskSize?: number;
+  rm?: boolean;
+}
+
+export function registerVmRun(vm: Command, ctx: CliContext): void {
+  vm.command('run')
+    .summary('boot a fresh VM and run a command in it')
+    .usage('[options] [-- command [args...]]')
+    .description(
+      'Boot a fresh VM, run a command in it, stream its output and exit with its status.\n' +
+        'Without a command, open an interactive shell in the VM.',
+    )
+    .argument('[path]', 'reserved for workspace mode: a repository to ship into the VM')
+    .option('--name <name>', 'name of the VM (default: a generated one)')
+    .option('--image <image>', 'image to boot (default: config default_image)')
+    .option(
+      '--vcpu <n>',
+      'number of vCPUs',
+      parseIntOption('--vcpu', LIMITS.vcpu.min, LIMITS.vcpu.max),
+    )
+    .option(
+      '--memory <mib>',
+      'memory in MiB',
+      parseIntOption('--memory', LIMITS.memoryMib.min, LIMITS.memoryMib.max),
+    )
+    .option(
+      '--disk-size <size>',
+      'size of the work disk at /root, e.g. 8G',
+      parseSizeOption('--disk-size'),
+    )
+    .option('--rm', 'delete the VM when the command ends')
+    .option('-t, --tty', 'allocate a terminal in the guest')
+    .option('-i, --interactive', 'forward stdin even when it is a terminal')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collectEnv)
+    .option('-w, --workdir <dir>', 'working directory in the guest (default /root)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  banger vm run --rm -- cat /etc/os-release\n' +
+        '  banger vm run --rm --vcpu 2 --memory 1024 -- make -j2\n' +
+        '  echo hello | banger vm run --rm -- tr a-z A-Z\n' +
+        '  banger vm run --name dev          # a shell in a VM that keeps running\n',
+    )
+    .action(async (path: string | undefined, flags: RunFlags) => {
+      if (path !== undefined) {
+        throw new BangerError(
+          'bad_request',
+          `unexpected "${path}": put the guest command after --, e.g. banger vm run --rm -- ${path}`,
+        );
+      }
+      const argv = ctx.guestArgv ?? [];
+      const params: VmRunParams = { rm: flags.rm ?? false, exec: execSpecFrom(argv, flags) };
+      if (flags.name !== undefined) params.name = flags.name;
+      if (flags.image !== undefined) params.image = flags.image;
+      if (flags.vcpu !== undefined) params.vcpu = flags.vcpu;
+      if (flags.memory !== undefined) params.memoryMib = flags.memory;
+      if (flags.diskSize !== undefined) params.diskBytes = flags.diskSize;
+      const { result, exitCode } = await streamExec<VmRunResult>(ctx, 'vm.run', { ...params });
+      if (!result.removed) {
+        ctx.stderr.write(
+          `banger: VM ${result.vm.name} is still running; stop it with \`banger vm stop ${result.vm.name}\` ` +
+            `or remove it with \`banger vm delete ${result.vm.name}\`\n`,
+        );
+      }
+      ctx.exitCode = exitCode;
+    });
+}

@@ -1,0 +1,110 @@
+/**
+ * Finding (or starting) the daemon. With no daemon listening, the CLI starts one in the
+ * background, says so on stderr, and waits until its socket answers.
+ */
+import { closeSync, openSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BangerError, ensurePrivateDir, sleep, spawnChild } from '../base/index.js';
+import type { Layout } from '../config/index.js';
+import { call, connectUnix, startCall, type CallHandle, type CallOptions } from '../ipc/index.js';
+
+const START_TIMEOUT_MS = 20_000;
+
+function daemonEntry(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'daemon', 'main.js');
+}
+
+async function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export class DaemonClient {
+  private ensured = false;
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly notice: (message: string) => void,
+  ) {}
+
+  /** Makes sure a daemon listens, starting one if needed. */
+  async ensure(): Promise<void> {
+    if (this.ensured) return;
+    if (await socketAnswers(this.layout.daemonSocket)) {
+      this.ensured = true;
+      return;
+    }
+    await this.startDaemon();
+    this.ensured = true;
+  }
+
+  async call<T>(method: string, params: unknown, options: CallOptions = {}): Promise<T> {
+    await this.ensure();
+    return call<T>(this.layout.daemonSocket, { method, params }, options);
+  }
+
+  async start<T>(
+    method: string,
+    params: unknown,
+    options: CallOptions = {},
+  ): Promise<CallHandle<T>> {
+    await this.ensure();
+    const socket = await connectUnix(this.layout.daemonSocket);
+    return startCall<T>(socket, { method, params }, options);
+  }
+
+  private async startDaemon(): Promise<void> {
+    await ensurePrivateDir(this.layout.stateDir);
+    const log = openSync(this.layout.daemonLog, 'a', 0o600);
+    let exitedEarly: string | undefined;
+    try {
+      const child = spawnChild(process.execPath, [daemonEntry()], {
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
+      child.once('exit', (code, signal) => {
+        exitedEarly = `exit code ${String(code)}, signal ${String(signal)}`;
+      });
+      child.unref();
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      while (Date.now() < deadline) {
+        if (await socketAnswers(this.layout.daemonSocket)) {
+          this.notice(
+            `started the banger daemon in the background (pid ${String(child.pid)}, log ${this.layout.daemonLog})`,
+          );
+          return;
+        }
+        if (exitedEarly !== undefined && !(await socketAnswers(this.layout.daemonSocket))) {
+          // Another CLI may have started one at the same moment; ours then exits on purpose.
+          await sleep(200);
+          if (await socketAnswers(this.layout.daemonSocket)) return;
+          throw new BangerError(
+            'unavailable',
+            `the banger daemon exited while starting (${exitedEarly})`,
+            {
+              hint: `read its log: ${this.layout.daemonLog}`,
+            },
+          );
+        }
+        await sleep(50);
+      }
+      throw new BangerError(
+        'timeout',
+        `the banger daemon did not answer on ${this.layout.daemonSocket} within 20 s`,
+        {
+          hint: `read its log: ${this.layout.daemonLog}`,
+        },
+      );
+    } finally {
+      closeSync(log);
+    }
+  }
+}

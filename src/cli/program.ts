@@ -1,0 +1,57 @@
+/** The command tree. Each noun-verb lives in its own file under commands/. */
+import { Command } from 'commander';
+import type { CliContext } from './context.js';
+import { registerImageBuild } from './commands/image-build.js';
+import { registerImageDelete } from './commands/image-delete.js';
+import { registerImageList } from './commands/image-list.js';
+import { registerImageRegister } from './commands/image-register.js';
+import { registerImageShow } from './commands/image-show.js';
+import { registerKernelImport } from './commands/kernel-import.js';
+import { registerKernelList } from './commands/kernel-list.js';
+import { registerKernelPull } from './commands/kernel-pull.js';
+import { registerKernelRm } from './commands/kernel-rm.js';
+import { registerKernelShow } from './commands/kernel-show.js';
+import { registerVmRun } from './commands/vm-run.js';
+import { bangerVersion } from './version.js';
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('banger')
+    .description('One-command development sandboxes on microVMs.')
+    .version(bangerVersion(), '-V, --version', 'print the version')
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  banger vm run --rm -- cat /etc/os-release    boot a VM, run a command, throw the VM away\n' +
+        '  banger kernel pull debian                    prepare the default kernel\n' +
+        '  banger image build debian-bookworm           build the default image\n',
+    );
+  program.configureOutput({ writeErr: (text) => ctx.stderr.write(text) });
+
+  program
+    .command('version')
+    .summary('print the version')
+    .action(() => {
+      ctx.stdout.write(`banger ${bangerVersion()}\n`);
+    });
+
+  const vm = program.command('vm').summary('create, run and manage VMs');
+  vm.addHelpText('after', '\nExamples:\n  banger vm run --rm -- make test\n');
+  registerVmRun(vm, ctx);
+
+  const kernel = program.command('kernel').summary('manage kernels');
+  registerKernelPull(kernel, ctx);
+  registerKernelList(kernel, ctx);
+  registerKernelShow(kernel, ctx);
+  registerKernelRm(kernel, ctx);
+  registerKernelImport(kernel, ctx);
+
+  const image = program.command('image').summary('manage root filesystem images');
+  registerImageBuild(image, ctx);
+  registerImageList(image, ctx);
+  registerImageShow(image, ctx);
+  registerImageDelete(image, ctx);
+  registerImageRegister(image, ctx);
+
+  return program;
+}

@@ -1,0 +1,139 @@
+/**
+ * Booting one VM: build its launch spec from the record, start the VMM, and wait for the
+ * guest agent's handshake. Either the VM comes back live or nothing it started is left.
+ */
+import { BangerError, type Logger, type ProgressSink } from '../base/index.js';
+import type { Layout } from '../config/index.js';
+import type { DiskSpec, VmLaunchSpec } from '../protocol/index.js';
+import type { VmRecord } from '../store/index.js';
+import type { VmmBackend, VmmInstance } from '../vmm/index.js';
+import type { AgentConnector, AgentSession, KernelSource } from './ports.js';
+import { exists } from '../base/index.js';
+import { makeVmDirs, removeRuntimeDir, tailFile, writeHandles, type VmPaths } from './vm-files.js';
+
+export interface LiveVm {
+  instance: VmmInstance;
+  agent: AgentSession;
+}
+
+export interface BootDeps {
+  layout: Layout;
+  backend: VmmBackend;
+  kernels: KernelSource;
+  agents: AgentConnector;
+  logger: Logger;
+  bootTimeoutMs: number;
+}
+
+/** Kernel arguments banger adds for its own guest init (the backend adds console/timing ones). */
+export function guestKernelArgs(vm: VmRecord, hasWorkDisk: boolean): string[] {
+  const args = [
+    'root=/dev/vda',
+    'rw',
+    'rootfstype=ext4',
+    'init=/sbin/banger-init',
+    `banger.hostname=${vm.name}`,
+  ];
+  if (hasWorkDisk) args.push('banger.workdisk=/dev/vdb');
+  return args;
+}
+
+export async function bootVm(
+  vm: VmRecord,
+  paths: VmPaths,
+  deps: BootDeps,
+  options: { progress: ProgressSink; signal?: AbortSignal | undefined },
+): Promise<LiveVm> {
+  const kernel = await deps.kernels.bootFiles(vm.kernel);
+  const hasWorkDisk = await exists(paths.workDisk);
+  const disks: DiskSpec[] = [
+    { id: 'root', path: paths.rootOverlay, format: 'qcow2', readOnly: false },
+  ];
+  if (hasWorkDisk) disks.push({ id: 'work', path: paths.workDisk, format: 'raw', readOnly: false });
+
+  const spec: VmLaunchSpec = {
+    vmId: vm.id,
+    vcpus: vm.vcpus,
+    memoryMib: vm.memoryMib,
+    accel: 'tcg',
+    boot: {
+      kernelPath: kernel.vmlinux,
+      initrdPath: kernel.initrd,
+      args: guestKernelArgs(vm, hasWorkDisk),
+    },
+    disks,
+    nics: [],
+    runDir: paths.runDir,
+    consoleLogPath: paths.consoleLog,
+    vmmLogPath: paths.vmmLog,
+  };
+
+  await makeVmDirs(paths);
+  options.progress({ step: 'boot', message: `booting ${vm.name}` });
+  const instance = await deps.backend.launch(
+    spec,
+    options.signal ? { signal: options.signal } : {},
+  );
+  try {
+    await writeHandles(paths, instance.handles);
+    options.progress({ step: 'agent', message: `waiting for ${vm.name} to become ready` });
+    const agent = await waitForAgent(vm, paths, instance, deps, options.signal);
+    return { instance, agent };
+  } catch (err) {
+    await instance.kill().catch((killError: unknown) => {
+      deps.logger.warn('kill after failed boot failed', { vm: vm.name, error: String(killError) });
+    });
+    await removeRuntimeDir(paths);
+    throw err;
+  }
+}
+
+async function waitForAgent(
+  vm: VmRecord,
+  paths: VmPaths,
+  instance: VmmInstance,
+  deps: BootDeps,
+  signal: AbortSignal | undefined,
+): Promise<AgentSession> {
+  const abort = new AbortController();
+  const onOuterAbort = (): void => abort.abort();
+  signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const vmmDied = instance.exited.then(async (exit) => {
+    const tail = await tailFile(paths.consoleLog, 15);
+    const how =
+      exit.kind === 'exited'
+        ? `exit code ${String(exit.code)}, signal ${String(exit.signal)}`
+        : 'unknown';
+    throw new BangerError(
+      'operation_failed',
+      `the VMM of ${vm.name} exited while the guest was booting (${how})`,
+      {
+        hint: `guest console log: ${paths.consoleLog}; VMM log: ${paths.vmmLog}${tail ? `\nlast console lines:\n${tail}` : ''}`,
+      },
+    );
+  });
+  try {
+    const connect = async (): Promise<AgentSession> => {
+      const stream = await instance.connectAgent({ signal: abort.signal });
+      return deps.agents.connect(stream, { timeoutMs: deps.bootTimeoutMs, signal: abort.signal });
+    };
+    return await Promise.race([connect(), vmmDied]).catch(async (err: unknown) => {
+      if (err instanceof BangerError && err.code === 'timeout') {
+        const tail = await tailFile(paths.consoleLog, 15);
+        throw new BangerError(
+          'timeout',
+          `VM ${vm.name} did not become ready within ${String(Math.round(deps.bootTimeoutMs / 1000))} s`,
+          {
+            hint: `read the guest console log: ${paths.consoleLog}${tail ? `\nlast console lines:\n${tail}` : ''}`,
+            cause: err,
+          },
+        );
+      }
+      throw err;
+    });
+  } finally {
+    abort.abort();
+    signal?.removeEventListener('abort', onOuterAbort);
+    vmmDied.catch(() => undefined);
+  }
+}

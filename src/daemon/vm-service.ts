@@ -1,0 +1,457 @@
+/**
+ * The VM lifecycle: create, start, exec, stop, kill, delete, run, and adoption of VMs a
+ * previous daemon started. Calls on one VM are serialised; different VMs run in parallel.
+ * Every mutation either completes or undoes what it did.
+ */
+import { BangerError, newId, withUndo, type Logger, type ProgressSink } from '../base/index.js';
+import type { BangerConfig, Layout } from '../config/index.js';
+import type {
+  ExecSpec,
+  ExitStatusInfo,
+  VmCreateParams,
+  VmInfo,
+  VmRunParams,
+  VmRunResult,
+} from '../protocol/index.js';
+import type { VmRecord, VmRecords } from '../store/index.js';
+import type { VmmBackend } from '../vmm/index.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import type { AgentConnector, ImageSource, KernelSource } from './ports.js';
+import { bootVm, type LiveVm } from './vm-boot.js';
+import { runExec, type ExecIo } from './vm-exec.js';
+import {
+  createWorkDisk,
+  makeVmDirs,
+  preserveConsoleLog,
+  readHandles,
+  removeRuntimeDir,
+  removeVmFiles,
+  vmPaths,
+  type VmPaths,
+} from './vm-files.js';
+import { generateVmName } from './vm-names.js';
+
+export interface VmServiceDeps {
+  layout: Layout;
+  config: BangerConfig;
+  records: VmRecords;
+  kernels: KernelSource;
+  images: ImageSource;
+  backend: VmmBackend;
+  agents: AgentConnector;
+  logger: Logger;
+}
+
+export interface CallContext {
+  progress: ProgressSink;
+  signal?: AbortSignal | undefined;
+}
+
+interface LiveEntry extends LiveVm {
+  /** Set when banger itself stops or kills the VM, so the exit watcher stays quiet. */
+  stopping: boolean;
+}
+
+const STOP_TIMEOUT_MS = 30_000;
+
+export class VmService {
+  private readonly live = new Map<string, LiveEntry>();
+  private readonly locks = new KeyedMutex();
+
+  constructor(private readonly deps: VmServiceDeps) {}
+
+  // ---- queries ---------------------------------------------------------------------------
+
+  list(): VmInfo[] {
+    return this.deps.records.list().map((vm) => this.info(vm));
+  }
+
+  show(ref: string): VmInfo {
+    return this.info(this.resolve(ref));
+  }
+
+  /** A name, or an unambiguous id prefix. */
+  resolve(ref: string): VmRecord {
+    const byName = this.deps.records.byName(ref);
+    if (byName) return byName;
+    const matches = /^[0-9a-f]{1,12}$/.test(ref) ? this.deps.records.byIdPrefix(ref) : [];
+    if (matches.length === 1 && matches[0]) return matches[0];
+    if (matches.length > 1) {
+      throw new BangerError(
+        'bad_request',
+        `"${ref}" matches several VMs: ${matches.map((m) => m.name).join(', ')}`,
+        {
+          hint: 'use the full name or a longer id prefix',
+        },
+      );
+    }
+    throw new BangerError('not_found', `no VM named "${ref}" (and no VM id starts with it)`, {
+      hint: 'list VMs with `banger vm list`',
+    });
+  }
+
+  info(vm: VmRecord): VmInfo {
+    const live = this.live.get(vm.id);
+    return {
+      id: vm.id,
+      name: vm.name,
+      state: vm.state,
+      image: vm.image,
+      kernel: vm.kernel,
+      backend: vm.backend,
+      vcpu: vm.vcpus,
+      memoryMib: vm.memoryMib,
+      diskBytes: vm.diskBytes,
+      createdAt: vm.createdAt,
+      startedAt: vm.startedAt,
+      stoppedAt: vm.stoppedAt,
+      pid: live ? live.instance.handles.pid : null,
+      bootId: vm.bootId,
+      lastError: vm.lastError,
+    };
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  /** Creates a VM's record and disks; starts it when asked. */
+  async create(
+    params: VmCreateParams,
+    ctx: CallContext,
+    options: { ephemeral?: boolean } = {},
+  ): Promise<VmRecord> {
+    const { config, records } = this.deps;
+    const imageName = params.image ?? config.defaultImage;
+    const image = await this.deps.images.rootfs(imageName);
+    await this.deps.kernels.bootFiles(image.kernel);
+    if (params.name !== undefined && records.byName(params.name)) {
+      throw new BangerError('already_exists', `a VM named "${params.name}" already exists`, {
+        hint: `pick another --name, or remove it with \`banger vm delete ${params.name}\``,
+      });
+    }
+    const name = params.name ?? generateVmName((n) => records.byName(n) !== undefined);
+    const id = newId();
+    const paths = vmPaths(this.deps.layout, id);
+
+    const vm = await withUndo(
+      async (undo) => {
+        const record = records.insert({
+          id,
+          name,
+          state: 'creating',
+          image: image.name,
+          kernel: image.kernel,
+          backend: this.deps.backend.kind,
+          vcpus: params.vcpu ?? config.vmDefaults.vcpu,
+          memoryMib: params.memoryMib ?? config.vmDefaults.memoryMib,
+          diskBytes: params.diskBytes ?? config.vmDefaults.diskSizeBytes,
+          autoRemove: options.ephemeral ?? false,
+        });
+        undo.push('remove VM record', () => records.remove(id));
+        undo.push('remove VM files', () => removeVmFiles(paths));
+        await makeVmDirs(paths);
+        ctx.progress({ step: 'disk', message: `creating disks for ${name}` });
+        await this.deps.backend.createRootDisk(
+          { path: image.path, format: image.format },
+          paths.rootOverlay,
+        );
+        // An ephemeral VM (`vm run --rm`) keeps /root on its root overlay: no work disk to format.
+        if (!options.ephemeral) await createWorkDisk(paths.workDisk, record.diskBytes);
+        return records.update(id, { state: 'stopped' });
+      },
+      (label, error) =>
+        this.deps.logger.warn('undo failed', { vm: name, step: label, error: String(error) }),
+    );
+    this.deps.logger.info('vm created', { vm: vm.name, id: vm.id });
+    if (!params.start) return vm;
+    return this.startLocked(vm, ctx);
+  }
+
+  async start(ref: string, ctx: CallContext): Promise<VmRecord> {
+    const vm = this.resolve(ref);
+    return this.startLocked(vm, ctx);
+  }
+
+  private startLocked(vm: VmRecord, ctx: CallContext): Promise<VmRecord> {
+    return this.locks.run(vm.id, async () => {
+      const current = this.deps.records.byId(vm.id) ?? vm;
+      if (current.state === 'running' && this.live.has(vm.id)) return current;
+      const paths = vmPaths(this.deps.layout, vm.id);
+      this.deps.records.update(vm.id, { state: 'starting', lastError: null });
+      let live: LiveVm;
+      try {
+        live = await bootVm(current, paths, this.bootDeps(), ctx);
+      } catch (err) {
+        const kept = await preserveConsoleLog(
+          this.deps.layout,
+          paths,
+          `${current.name}-${current.id}`,
+        );
+        this.deps.records.update(vm.id, { state: 'stopped', lastError: errorText(err) });
+        throw withConsoleHint(err, paths, kept);
+      }
+      const entry: LiveEntry = { ...live, stopping: false };
+      this.live.set(vm.id, entry);
+      this.watchExit(vm.id, entry);
+      const started = this.deps.records.update(vm.id, {
+        state: 'running',
+        startedAt: new Date().toISOString(),
+        bootId: live.agent.bootId,
+      });
+      this.deps.logger.info('vm started', { vm: started.name, pid: live.instance.handles.pid });
+      return started;
+    });
+  }
+
+  /** Graceful stop: the guest syncs and powers off; forced after a timeout. */
+  async stop(ref: string, options: { timeoutMs?: number } = {}): Promise<VmRecord> {
+    const vm = this.resolve(ref);
+    return this.locks.run(vm.id, async () => {
+      const entry = this.live.get(vm.id);
+      if (!entry) return this.markStopped(vm.id, null);
+      entry.stopping = true;
+      this.deps.records.update(vm.id, { state: 'stopping' });
+      const timeoutMs = options.timeoutMs ?? STOP_TIMEOUT_MS;
+      const exited = await Promise.race([
+        (async () => {
+          await entry.agent.shutdown('poweroff').catch(() => entry.instance.requestPowerdown());
+          await entry.instance.exited;
+          return true;
+        })().catch(() => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
+      ]);
+      if (!exited) {
+        this.deps.logger.warn('graceful stop timed out; killing', { vm: vm.name, timeoutMs });
+        await entry.instance.kill();
+      }
+      return this.forget(vm.id, entry, null);
+    });
+  }
+
+  /** Force-kills the VMM. */
+  async kill(ref: string): Promise<VmRecord> {
+    const vm = this.resolve(ref);
+    return this.locks.run(vm.id, () => this.killLocked(vm));
+  }
+
+  private async killLocked(vm: VmRecord): Promise<VmRecord> {
+    const entry = this.live.get(vm.id);
+    if (!entry) return this.markStopped(vm.id, null);
+    entry.stopping = true;
+    await entry.instance.kill();
+    return this.forget(vm.id, entry, null);
+  }
+
+  /** Stops (by force) and removes everything the VM owned. */
+  async delete(ref: string): Promise<VmInfo> {
+    const vm = this.resolve(ref);
+    return this.locks.run(vm.id, async () => {
+      const info = this.info(vm);
+      await this.killLocked(vm);
+      await removeVmFiles(vmPaths(this.deps.layout, vm.id));
+      this.deps.records.remove(vm.id);
+      this.deps.logger.info('vm deleted', { vm: vm.name, id: vm.id });
+      return { ...info, state: 'deleted', pid: null };
+    });
+  }
+
+  async exec(ref: string, spec: ExecSpec, io: ExecIo): Promise<ExitStatusInfo> {
+    const vm = this.resolve(ref);
+    const entry = this.live.get(vm.id);
+    if (!entry || vm.state !== 'running') {
+      throw new BangerError(
+        'precondition_failed',
+        `VM ${vm.name} is not running (state: ${vm.state})`,
+        {
+          hint: `start it with \`banger vm start ${vm.name}\``,
+        },
+      );
+    }
+    return this.execOn(vm, entry, spec, io);
+  }
+
+  private async execOn(
+    vm: VmRecord,
+    entry: LiveEntry,
+    spec: ExecSpec,
+    io: ExecIo,
+  ): Promise<ExitStatusInfo> {
+    const died = entry.instance.exited.then(() => {
+      throw new BangerError(
+        'unavailable',
+        `the VMM of ${vm.name} exited while the command was running`,
+        {
+          hint: `guest console log: ${vmPaths(this.deps.layout, vm.id).consoleLog}`,
+        },
+      );
+    });
+    try {
+      return await Promise.race([runExec(entry.agent, spec, io), died]);
+    } finally {
+      died.catch(() => undefined);
+    }
+  }
+
+  /** Create + start + exec, and delete afterwards with `rm`. */
+  async run(params: VmRunParams, io: ExecIo, ctx: CallContext): Promise<VmRunResult> {
+    const createParams: VmCreateParams = { start: false };
+    if (params.name !== undefined) createParams.name = params.name;
+    if (params.image !== undefined) createParams.image = params.image;
+    if (params.vcpu !== undefined) createParams.vcpu = params.vcpu;
+    if (params.memoryMib !== undefined) createParams.memoryMib = params.memoryMib;
+    if (params.diskBytes !== undefined) createParams.diskBytes = params.diskBytes;
+
+    const vm = await this.create(createParams, ctx, { ephemeral: params.rm });
+    try {
+      await this.startLocked(vm, ctx);
+      const entry = this.live.get(vm.id);
+      if (!entry) throw new BangerError('internal', `VM ${vm.name} is not live after start`);
+      const exit = await this.execOn(vm, entry, params.exec, io);
+      if (params.rm) {
+        const info = await this.delete(vm.id);
+        return { vm: info, exit, removed: true };
+      }
+      return { vm: this.info(this.resolve(vm.id)), exit, removed: false };
+    } catch (err) {
+      if (params.rm) await this.delete(vm.id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  // ---- daemon start and stop -------------------------------------------------------------
+
+  /**
+   * Brings records in line with reality after a daemon (re)start: VMs whose VMM still runs are
+   * adopted (same guest, same boot id); dead ones are marked stopped and their leftovers
+   * removed; half-created ones are deleted.
+   */
+  async reconcile(): Promise<void> {
+    for (const vm of this.deps.records.list()) {
+      const paths = vmPaths(this.deps.layout, vm.id);
+      if (vm.state === 'creating') {
+        await removeVmFiles(paths);
+        this.deps.records.remove(vm.id);
+        this.deps.logger.info('removed half-created vm', { vm: vm.name });
+        continue;
+      }
+      if (vm.state === 'stopped') {
+        await removeRuntimeDir(paths);
+        continue;
+      }
+      const adopted = await this.adopt(vm, paths).catch((err: unknown) => {
+        this.deps.logger.warn('adoption failed', { vm: vm.name, error: String(err) });
+        return undefined;
+      });
+      if (adopted) continue;
+      await removeRuntimeDir(paths);
+      if (vm.autoRemove) {
+        await removeVmFiles(paths);
+        this.deps.records.remove(vm.id);
+      } else {
+        this.deps.records.update(vm.id, {
+          state: 'stopped',
+          stoppedAt: new Date().toISOString(),
+          lastError: 'the VM was not running when the daemon started',
+        });
+      }
+    }
+  }
+
+  private async adopt(vm: VmRecord, paths: VmPaths): Promise<boolean> {
+    const handles = await readHandles(paths);
+    if (!handles) return false;
+    const instance = await this.deps.backend.adopt(handles);
+    if (!instance) return false;
+    try {
+      const stream = await instance.connectAgent();
+      const agent = await this.deps.agents.connect(stream, { timeoutMs: 10_000 });
+      const entry: LiveEntry = { instance, agent, stopping: false };
+      this.live.set(vm.id, entry);
+      this.watchExit(vm.id, entry);
+      this.deps.records.update(vm.id, { state: 'running', bootId: agent.bootId });
+      this.deps.logger.info('adopted running vm', {
+        vm: vm.name,
+        pid: handles.pid,
+        bootId: agent.bootId,
+      });
+      return true;
+    } catch (err) {
+      // A VMM we cannot talk to is of no use to anyone: kill it rather than leak it.
+      this.deps.logger.warn('adopted VMM has no working agent; killing it', {
+        vm: vm.name,
+        error: String(err),
+      });
+      await instance.kill();
+      return false;
+    }
+  }
+
+  /** Daemon shutdown: leave VMs running, just let go of their handles. */
+  detachAll(): void {
+    for (const entry of this.live.values()) {
+      entry.stopping = true;
+      entry.agent.close();
+      entry.instance.detach();
+    }
+    this.live.clear();
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private bootDeps() {
+    return {
+      layout: this.deps.layout,
+      backend: this.deps.backend,
+      kernels: this.deps.kernels,
+      agents: this.deps.agents,
+      logger: this.deps.logger,
+      bootTimeoutMs: this.deps.config.bootTimeoutSeconds * 1000,
+    };
+  }
+
+  /** When a VMM dies on its own, the record says so and its runtime leftovers go. */
+  private watchExit(id: string, entry: LiveEntry): void {
+    void entry.instance.exited.then(async (exit) => {
+      if (entry.stopping || this.live.get(id) !== entry) return;
+      const how =
+        exit.kind === 'exited'
+          ? `code ${String(exit.code)}, signal ${String(exit.signal)}`
+          : 'unknown';
+      this.deps.logger.warn('vmm exited unexpectedly', { id, how });
+      await this.locks.run(id, async () => {
+        if (this.live.get(id) !== entry) return;
+        this.forget(id, entry, `the VMM exited unexpectedly (${how})`);
+        await removeRuntimeDir(vmPaths(this.deps.layout, id));
+      });
+    });
+  }
+
+  private forget(id: string, entry: LiveEntry, lastError: string | null): VmRecord {
+    entry.agent.close();
+    entry.instance.detach();
+    if (this.live.get(id) === entry) this.live.delete(id);
+    void removeRuntimeDir(vmPaths(this.deps.layout, id));
+    return this.markStopped(id, lastError);
+  }
+
+  private markStopped(id: string, lastError: string | null): VmRecord {
+    const current = this.deps.records.byId(id);
+    if (!current) throw new BangerError('not_found', `VM ${id} no longer exists`);
+    if (current.state === 'stopped' && lastError === null) return current;
+    return this.deps.records.update(id, {
+      state: 'stopped',
+      stoppedAt: new Date().toISOString(),
+      lastError,
+    });
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Points the hint of a boot failure at the console log copy that outlives the VM. */
+function withConsoleHint(err: unknown, paths: VmPaths, kept: string | undefined): unknown {
+  if (!(err instanceof BangerError) || kept === undefined || err.hint === undefined) return err;
+  const hint = err.hint.split(paths.consoleLog).join(kept);
+  return new BangerError(err.code, err.message, { hint, cause: err.cause, details: err.details });
+}

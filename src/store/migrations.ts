@@ -1,0 +1,36 @@
+/**
+ * Numbered, forward-only schema migrations. Append only: never edit a migration that has
+ * shipped; add the next number instead. `PRAGMA user_version` records how far a database is.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'vms table',
+    sql: `
+      CREATE TABLE vms (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        state         TEXT NOT NULL,
+        image         TEXT NOT NULL,
+        kernel        TEXT NOT NULL,
+        backend       TEXT NOT NULL,
+        vcpus         INTEGER NOT NULL,
+        memory_mib    INTEGER NOT NULL,
+        disk_bytes    INTEGER NOT NULL,
+        auto_remove   INTEGER NOT NULL DEFAULT 0,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        started_at    TEXT,
+        stopped_at    TEXT,
+        boot_id       TEXT,
+        last_error    TEXT
+      ) STRICT;
+    `,
+  },
+];
