@@ -1,0 +1,27 @@
+/**
+ * kernels: the kernel store (Debian cloud kernel pull, import from a directory, list, get,
+ * remove, boot paths), plus the pieces other modules reuse: the deterministic cpio writer and
+ * the ELF checks.
+ * Must never install anything on the host (packages are unpacked in scratch dirs, never
+ * dpkg -i), never leave a half-built kernel visible, and never trust a manifest it reads back.
+ */
+export {
+  KernelStore,
+  type KernelStoreOptions,
+  type KernelOpOptions,
+  type KernelBootPaths,
+} from './kernel-store.js';
+export {
+  KERNEL_NAME_PATTERN,
+  KERNEL_NAME_RULE,
+  isKernelName,
+  assertKernelName,
+  parseManifest,
+  type KernelManifest,
+  type KernelSourceInfo,
+  type KernelFileEntry,
+} from './manifest.js';
+export { writeCpio, type CpioEntry, type CpioOptions } from './cpio-writer.js';
+export { checkElfFile } from './extract-vmlinux.js';
+export { INITRAMFS_FAIL_PREFIX, DEFAULT_GUEST_INIT } from './initramfs-init.js';
+export { INITRAMFS_MODULES } from './debian-kernel.js';
