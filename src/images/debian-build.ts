@@ -55,7 +55,9 @@ export async function buildDebianImage(input: DebianBuildInput): Promise<DebianB
   const timer = createTimer();
   const root = path.join(input.scratchDir, 'root');
   const aptScratch = path.join(input.scratchDir, 'mmdebstrap-tmp');
-  await fs.mkdir(root, { mode: 0o755 });
+  await fs.mkdir(root);
+  // Becomes the image's / (mke2fs -d copies its mode): 0755 whatever the daemon's umask.
+  await fs.chmod(root, 0o755);
   await fs.mkdir(aptScratch, { mode: 0o700 });
 
   timer.start('bootstrap');

@@ -209,3 +209,28 @@ describe('ImageStore refusals before any work', () => {
     ).toContain('invalid kernel name');
   });
 });
+
+describe('ImageStore.sweepScratch', () => {
+  it("removes only the store's own leftovers from the tmp dir", async () => {
+    const tmp = path.join(base, 'tmp');
+    for (const d of [
+      'image-build-x-abc123/root/etc',
+      'image-register-y-def456',
+      'removed-image-z-1',
+      'kernel-build-q',
+    ]) {
+      await fs.mkdir(path.join(tmp, d), { recursive: true });
+    }
+    const swept = await store.sweepScratch();
+    expect(swept.sort()).toEqual([
+      'image-build-x-abc123',
+      'image-register-y-def456',
+      'removed-image-z-1',
+    ]);
+    expect(await fs.readdir(tmp)).toEqual(['kernel-build-q']);
+  });
+
+  it('does nothing when the tmp dir does not exist', async () => {
+    expect(await store.sweepScratch()).toEqual([]);
+  });
+});

@@ -45,6 +45,11 @@ export const DEFAULT_KERNEL = 'debian';
 /** What `get` suggests when an image is missing. */
 export const BUILD_HINT = 'banger image build debian-bookworm';
 
+/** Names of the store's own entries in the shared tmp dir (see `sweepScratch`). */
+const SCRATCH_PREFIX = { build: 'image-build-', register: 'image-register-' } as const;
+const REMOVED_PREFIX = 'removed-image-';
+const SCRATCH_PREFIXES = [SCRATCH_PREFIX.build, SCRATCH_PREFIX.register, REMOVED_PREFIX];
+
 export interface ImageStoreOptions {
   layout: Pick<Layout, 'imagesDir' | 'tmpDir' | 'guestBinDir'>;
   /** Where the built guest programs are (default layout.guestBinDir). */
@@ -287,7 +292,7 @@ export class ImageStore {
       return;
     }
     await ensurePrivateDir(this.tmpDir);
-    const doomed = path.join(this.tmpDir, `removed-image-${name}-${newId()}`);
+    const doomed = path.join(this.tmpDir, `${REMOVED_PREFIX}${name}-${newId()}`);
     try {
       await fs.rename(dir, doomed);
     } catch (err) {
@@ -296,6 +301,17 @@ export class ImageStore {
       return;
     }
     await fs.rm(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Removes scratch directories a crashed build, register or remove left in the tmp dir. Only
+   * for when no image operation is running (the daemon calls it at start-up).
+   */
+  async sweepScratch(): Promise<string[]> {
+    const names = await fs.readdir(this.tmpDir).catch(() => [] as string[]);
+    const stale = names.filter((n) => SCRATCH_PREFIXES.some((p) => n.startsWith(p)));
+    for (const n of stale) await removeScratchDir(path.join(this.tmpDir, n));
+    return stale;
   }
 
   private async refuseExisting(name: string): Promise<void> {
@@ -322,13 +338,14 @@ export class ImageStore {
   ): Promise<ImageResult> {
     await ensurePrivateDir(this.imagesDir);
     await ensurePrivateDir(this.tmpDir);
-    const scratch = await createScratchDir(this.tmpDir, `image-${kind}-${name}`);
+    const scratch = await createScratchDir(this.tmpDir, `${SCRATCH_PREFIX[kind]}${name}`);
     let failed = true;
     try {
       const staged = path.join(scratch, 'image');
       await fs.mkdir(staged, { mode: 0o700 });
       const { manifest, timings, onProgress } = await body(scratch, path.join(staged, ROOTFS_FILE));
       validateManifest(manifest, name);
+      await syncFile(path.join(staged, ROOTFS_FILE));
       await writeFileAtomic(
         path.join(staged, MANIFEST_FILE),
         `${JSON.stringify(manifest, null, 2)}\n`,
@@ -381,6 +398,16 @@ export class ImageStore {
       sshHostKeys: parts.sshHostKeys,
       createdAt: this.now().toISOString(),
     };
+  }
+}
+
+/** Flushes the rootfs to disk before the rename makes it visible: a crash must not publish holes. */
+async function syncFile(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
