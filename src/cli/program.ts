@@ -11,7 +11,12 @@ import { registerKernelList } from './commands/kernel-list.js';
 import { registerKernelPull } from './commands/kernel-pull.js';
 import { registerKernelRm } from './commands/kernel-rm.js';
 import { registerKernelShow } from './commands/kernel-show.js';
+import { registerVmCreate } from './commands/vm-create.js';
+import { registerVmExec } from './commands/vm-exec.js';
+import { registerVmLifecycle } from './commands/vm-lifecycle.js';
+import { registerVmList } from './commands/vm-list.js';
 import { registerVmRun } from './commands/vm-run.js';
+import { registerVmShow } from './commands/vm-show.js';
 import { bangerVersion } from './version.js';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -38,6 +43,11 @@ export function buildProgram(ctx: CliContext): Command {
   const vm = program.command('vm').summary('create, run and manage VMs');
   vm.addHelpText('after', '\nExamples:\n  banger vm run --rm -- make test\n');
   registerVmRun(vm, ctx);
+  registerVmCreate(vm, ctx);
+  registerVmLifecycle(vm, ctx);
+  registerVmExec(vm, ctx);
+  registerVmList(vm, program, ctx);
+  registerVmShow(vm, ctx);
 
   const kernel = program.command('kernel').summary('manage kernels');
   registerKernelPull(kernel, ctx);

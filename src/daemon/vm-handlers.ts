@@ -1,0 +1,54 @@
+/** RPC methods of the `vm` noun: validate params, call the VM service, shape the result. */
+import type { RpcCall } from '../ipc/index.js';
+import {
+  parseNoParams,
+  parseVmCreateParams,
+  parseVmExecParams,
+  parseVmRefParams,
+  parseVmRunParams,
+} from '../protocol/index.js';
+import type { ExecIo } from './vm-exec.js';
+import type { VmService } from './vm-service.js';
+
+export type Handler = (call: RpcCall) => Promise<unknown>;
+
+function execIo(call: RpcCall, forwardStdin: boolean): ExecIo {
+  return {
+    stdin: forwardStdin ? call.stdin : undefined,
+    stdout: call.stdout,
+    stderr: call.stderr,
+    onControl: (listener) => call.onControl(listener),
+    signal: call.signal,
+  };
+}
+
+export function vmHandlers(vms: VmService): Record<string, Handler> {
+  const ctx = (call: RpcCall) => ({ progress: call.progress, signal: call.signal });
+  return {
+    'vm.run': async (call) => {
+      const params = parseVmRunParams(call.params);
+      return vms.run(params, execIo(call, params.exec.stdin), ctx(call));
+    },
+    'vm.create': async (call) =>
+      vms.info(await vms.create(parseVmCreateParams(call.params), ctx(call))),
+    'vm.start': async (call) =>
+      vms.info(await vms.start(parseVmRefParams(call.params).ref, ctx(call))),
+    'vm.stop': async (call) => vms.info(await vms.stop(parseVmRefParams(call.params).ref)),
+    'vm.restart': async (call) => {
+      const { ref } = parseVmRefParams(call.params);
+      await vms.stop(ref);
+      return vms.info(await vms.start(ref, ctx(call)));
+    },
+    'vm.kill': async (call) => vms.info(await vms.kill(parseVmRefParams(call.params).ref)),
+    'vm.delete': async (call) => vms.delete(parseVmRefParams(call.params).ref),
+    'vm.exec': async (call) => {
+      const params = parseVmExecParams(call.params);
+      return { exit: await vms.exec(params.ref, params.exec, execIo(call, params.exec.stdin)) };
+    },
+    'vm.list': (call) => {
+      parseNoParams(call.params);
+      return Promise.resolve(vms.list());
+    },
+    'vm.show': (call) => Promise.resolve(vms.show(parseVmRefParams(call.params).ref)),
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * An isolated banger installation for tests: its own XDG config/state/cache/runtime dirs,
+ * the real built CLI (dist/), and a teardown that stops the daemon it started and removes
+ * every VM, process and file it made.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+
+export interface RunResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+  /** stdout as text. */
+  out: string;
+}
+
+export interface RunOptions {
+  input?: string | Buffer;
+  /** Leave stdin open (the command must not need EOF). */
+  keepStdinOpen?: boolean;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+export class BangerHome {
+  readonly env: NodeJS.ProcessEnv;
+
+  private constructor(readonly root: string) {
+    this.env = {
+      ...process.env,
+      HOME: path.join(root, 'home'),
+      XDG_CONFIG_HOME: path.join(root, 'config'),
+      XDG_STATE_HOME: path.join(root, 'state'),
+      XDG_CACHE_HOME: path.join(root, 'cache'),
+      XDG_RUNTIME_DIR: path.join(root, 'run'),
+      NO_COLOR: '1',
+    };
+  }
+
+  /** A fresh home under /tmp (short paths: unix sockets allow 107 bytes). */
+  static async create(prefix = 'bgr-'): Promise<BangerHome> {
+    const root = mkdtempSync(path.join(os.tmpdir(), prefix));
+    const home = new BangerHome(root);
+    for (const dir of ['home', 'config', 'state', 'cache', 'run']) {
+      await fs.mkdir(path.join(root, dir), { recursive: true, mode: 0o700 });
+    }
+    return home;
+  }
+
+  /** Re-opens a home made by another process (e2e global setup). */
+  static open(root: string): BangerHome {
+    return new BangerHome(root);
+  }
+
+  get stateDir(): string {
+    return path.join(this.root, 'state', 'banger');
+  }
+
+  get runtimeDir(): string {
+    return path.join(this.root, 'run', 'banger');
+  }
+
+  /** Runs the real CLI binary. */
+  run(args: string[], options: RunOptions = {}): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: { ...this.env, ...options.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => out.push(c));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.stdin.on('error', () => undefined);
+      if (options.input !== undefined) child.stdin.end(options.input);
+      else if (!options.keepStdinOpen) child.stdin.end();
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`banger ${args.join(' ')} timed out; stderr: ${err}`));
+      }, options.timeoutMs ?? 240_000);
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        const stdout = Buffer.concat(out);
+        resolve({
+          code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15),
+          stdout,
+          stderr: err,
+          out: stdout.toString(),
+        });
+      });
+    });
+  }
+
+  /** Runs the CLI and fails with its stderr unless it exits 0. */
+  async ok(args: string[], options: RunOptions = {}): Promise<RunResult> {
+    const result = await this.run(args, options);
+    if (result.code !== 0) {
+      throw new Error(`banger ${args.join(' ')} exited ${String(result.code)}:\n${result.stderr}`);
+    }
+    return result;
+  }
+
+  async daemonPid(): Promise<number | undefined> {
+    try {
+      const pid = Number(
+        (await fs.readFile(path.join(this.runtimeDir, 'bangerd.pid'), 'utf8')).trim(),
+      );
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Deletes every VM, stops the daemon this home started, removes the files. */
+  async destroy(options: { keepFiles?: boolean } = {}): Promise<void> {
+    if (existsSync(CLI) && (await this.daemonPid()) !== undefined) {
+      const list = await this.run(['vm', 'list', '--json']).catch(() => undefined);
+      if (list?.code === 0) {
+        const vms = JSON.parse(list.out) as { name: string }[];
+        for (const vm of vms) await this.run(['vm', 'delete', vm.name]).catch(() => undefined);
+      }
+    }
+    await this.stopDaemon();
+    if (!options.keepFiles) await fs.rm(this.root, { recursive: true, force: true });
+  }
+
+  async stopDaemon(): Promise<void> {
+    const pid = await this.daemonPid();
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Fails under CI=true, skips otherwise: for prerequisites a developer machine may lack. */
+export function requirePrerequisite(ok: boolean, what: string): boolean {
+  if (!ok && process.env.CI === 'true')
+    throw new Error(`missing prerequisite under CI=true: ${what}`);
+  return ok;
+}
