@@ -9,3 +9,4 @@ export * from './rpc-messages.js';
 export * from './validate.js';
 export * from './names.js';
 export * from './rpc-params.js';
+export * from './agent-frames.js';

@@ -1,0 +1,24 @@
+/**
+ * guest: the host side of the guest-agent protocol (docs/agent-protocol.md).
+ *
+ *   const agent = await AgentClient.connect(stream, { timeoutMs: 30_000 });
+ *   agent.hello.bootId;                       // what the agent said in its HELLO_ACK
+ *   const run = await agent.exec({ argv: ['make', 'test'], cwd: '/root/repo' });
+ *   run.stdout.pipe(process.stdout);          // unread output pauses the guest process
+ *   run.stdin.end();                          // EOF for the process
+ *   const status = await run.exit;            // { kind: 'exited', code } | { kind: 'signaled', ... }
+ *   await agent.ping();                       // rtt in ms
+ *   await agent.shutdown('poweroff');         // synced, init told to power off
+ *   agent.close();                            // or: await agent.closed (the VMM died)
+ *
+ * exec() rejects with a BangerError: 'not_found' (command or cwd missing), 'precondition_failed'
+ * (permission), 'bad_request' (invalid request), 'unavailable' (connection lost). When the
+ * connection ends, every running session's `exit` rejects with 'unavailable'.
+ *
+ * Owns: the handshake, channel ids, credit-based flow control, validation of every frame from
+ * the guest (untrusted). Must never: trust a guest byte without checking it, buffer more than
+ * one window per stream, or reach the guest any other way than the Duplex it was given.
+ */
+export { AgentClient, type AgentConnectOptions, type AgentHello } from './agent-client.js';
+export type { ExecSession, ExitStatus } from './exec-session.js';
+export type { ExecRequest, ExecTty } from './exec-request.js';
