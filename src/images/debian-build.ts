@@ -75,10 +75,9 @@ export async function buildDebianImage(input: DebianBuildInput): Promise<DebianB
     scratchDir: aptScratch,
     sourceDateEpoch: input.sourceDateEpoch,
   });
-  const throttle = createLineThrottle(
-    (line) => onProgress({ step: 'bootstrap', message: line }),
-    PROGRESS_INTERVAL_MS,
-  );
+  const throttle = createLineThrottle((line) => onProgress({ step: 'bootstrap', message: line }), {
+    intervalMs: PROGRESS_INTERVAL_MS,
+  });
   try {
     await run(plan.file, plan.argv, {
       env: { ...process.env, ...plan.env },

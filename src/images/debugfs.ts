@@ -18,6 +18,8 @@ export interface DebugfsOptions {
   signal?: AbortSignal;
   /** Stderr lines (after the banner) matching this are not errors, e.g. "not found" for a probe. */
   tolerate?: RegExp;
+  /** Room for stdout (`cat` of a large file); run() keeps 64 MiB by default. */
+  maxStdoutBytes?: number;
 }
 
 export interface DebugfsResult {
@@ -48,6 +50,7 @@ export async function debugfs(
     ...(input === undefined ? {} : { input }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.maxStdoutBytes === undefined ? {} : { maxStdoutBytes: options.maxStdoutBytes }),
   });
   const messages = result.stderr
     .split('\n')

@@ -2,7 +2,7 @@
  * Reading an ext4 image without mounting it (debugfs): stat a path, list a directory, read a
  * file. No loop devices, no root needed beyond reading the file.
  */
-import { badRequest, notFound } from '../base/index.js';
+import { badRequest, notFound, operationFailed } from '../base/index.js';
 import { debugfs, IN_IMAGE_PATH_PATTERN } from './debugfs.js';
 
 export type Ext4FileType = 'regular' | 'directory' | 'symlink' | 'other';
@@ -72,7 +72,16 @@ export async function readFileFromExt4(
   if (st === undefined) throw notFound(`${p} does not exist in ${image}`);
   if (st.type !== 'regular')
     throw badRequest(`${p} in ${image} is ${describeType(st.type)}, not a regular file`);
-  const { stdout } = await debugfs(image, { command: `cat <${String(st.inode)}>` }, options);
+  const { stdout } = await debugfs(
+    image,
+    { command: `cat <${String(st.inode)}>` },
+    { ...options, maxStdoutBytes: st.size + 1 },
+  );
+  if (stdout.length !== st.size) {
+    throw operationFailed(
+      `reading ${p} from ${image} gave ${String(stdout.length)} bytes, expected ${String(st.size)}`,
+    );
+  }
   return stdout;
 }
 

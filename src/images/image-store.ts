@@ -351,7 +351,11 @@ export class ImageStore {
         `${JSON.stringify(manifest, null, 2)}\n`,
       );
       throwIfCanceled(signal, `${kind === 'build' ? 'building' : 'registering'} image ${name}`);
-      await publishDir(staged, path.join(this.imagesDir, name), `image ${name}`);
+      await publishDir({
+        src: staged,
+        dest: path.join(this.imagesDir, name),
+        what: `image ${name}`,
+      });
       failed = false;
       const image = await this.get(name);
       onProgress({

@@ -8,11 +8,18 @@ export interface LineThrottle {
   flush(): void;
 }
 
+export interface LineThrottleOptions {
+  intervalMs: number;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
 export function createLineThrottle(
   emit: (line: string) => void,
-  intervalMs: number,
-  now: () => number = Date.now,
+  options: LineThrottleOptions,
 ): LineThrottle {
+  const { intervalMs } = options;
+  const now = options.now ?? Date.now;
   let partial = '';
   let pending: string | undefined;
   let last = -Infinity;

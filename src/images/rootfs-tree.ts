@@ -5,7 +5,7 @@
  */
 import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { isWithin, operationFailed } from '../base/index.js';
+import { isWithin, operationFailed, sha256File } from '../base/index.js';
 import type { GuestProgramFile } from './guest-programs.js';
 
 export interface PrepareTreeOptions {
@@ -84,8 +84,8 @@ export async function prepareRootTree(
   return { contentBytes, removedHostKeys };
 }
 
-/** Copies the guest programs to `guestDir` in the tree: mode 0755, owner root. */
-export async function installGuestPrograms(
+/** Copies the guest programs to `guestDir` in the tree: mode 0755, owner root, bytes as hashed. */
+async function installGuestPrograms(
   root: string,
   programs: readonly GuestProgramFile[],
   guestDir: string,
@@ -100,6 +100,12 @@ export async function installGuestPrograms(
     await fs.chown(dest, 0, 0);
     // chmod after chown: chown clears set-id bits, and the umask trimmed the mode at creation.
     await fs.chmod(dest, 0o755);
+    // The manifest records the hash taken earlier: the copy must be those very bytes.
+    if ((await sha256File(dest)) !== program.sha256) {
+      throw operationFailed(`${program.hostPath} changed while the image was being built`, {
+        hint: 'wait for the guest build (npm run build:guest) to finish and build again',
+      });
+    }
   }
 }
 

@@ -51,7 +51,8 @@ export function parseMountInfo(text: string): string[] {
  * Moves a finished directory into place atomically. Fails with `already_exists` when the
  * destination exists (rename onto a non-empty directory fails; we check for an empty one first).
  */
-export async function publishDir(src: string, dest: string, what: string): Promise<void> {
+export async function publishDir(move: { src: string; dest: string; what: string }): Promise<void> {
+  const { src, dest, what } = move;
   const existing = await fs.lstat(dest).catch(() => undefined);
   if (existing !== undefined) throw new BangerError('already_exists', `${what} already exists`);
   try {
