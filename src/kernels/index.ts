@@ -23,5 +23,6 @@ export {
 } from './manifest.js';
 export { writeCpio, type CpioEntry, type CpioOptions } from './cpio-writer.js';
 export { checkElfFile } from './extract-vmlinux.js';
+export { checkElfVmlinux } from './elf-check.js';
 export { INITRAMFS_FAIL_PREFIX, DEFAULT_GUEST_INIT } from './initramfs-init.js';
 export { INITRAMFS_MODULES } from './debian-kernel.js';

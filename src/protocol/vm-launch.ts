@@ -51,6 +51,8 @@ export interface VmLaunchSpec {
 /** What a launched VMM leaves behind to find it again (persisted per VM, verified on adopt). */
 export interface VmmHandles {
   kind: VmmKind;
+  /** The VM these handles belong to (lets a restarted daemon ask for a guarded kill). */
+  vmId?: string | undefined;
   pid: number;
   /** Process start time (clock ticks since boot, /proc/PID/stat field 22): guards against pid reuse. */
   startTime: number;

@@ -13,7 +13,14 @@ export interface VmmCapabilities {
   balloon: boolean;
 }
 
-export type VmmExit = { kind: 'exited'; code: number | null; signal: string | null } | { kind: 'unknown' };
+/**
+ * How a VMM ended. `unknown`: we were not its parent (it outlives daemon restarts), so there
+ * is no exit status; `reason` says what the VMM reported before it went, when it did (QEMU's
+ * SHUTDOWN reason: guest-shutdown, guest-panic, guest-reset, host-qmp-quit...) or `killed`.
+ */
+export type VmmExit =
+  | { kind: 'exited'; code: number | null; signal: string | null }
+  | { kind: 'unknown'; reason?: string };
 
 export interface VmmInstance {
   readonly handles: VmmHandles;
@@ -29,6 +36,10 @@ export interface VmmInstance {
   isAlive(): boolean;
   /** Releases host-side resources of this handle (control connections); the VMM keeps running. */
   detach(): void;
+  /** Freezes the guest's vCPUs (backends with capabilities.pause). */
+  pause?(): Promise<void>;
+  /** Lets a paused guest run again (backends with capabilities.pause). */
+  resume?(): Promise<void>;
 }
 
 export interface VmmBackend {
