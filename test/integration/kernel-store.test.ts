@@ -210,4 +210,21 @@ describe.skipIf(missing.length > 0)('KernelStore with the real Debian archive', 
     ).toEqual([]);
     expect((await store.list()).map((k) => k.name)).toEqual(['debian', 'y']);
   });
+
+  it('refuses a kernel whose manifest was tampered with, hides it from list(), and still removes it', async () => {
+    const manifestPath = path.join(root, 'state', 'kernels', 'y', 'manifest.json');
+    const m = JSON.parse(await fs.readFile(manifestPath, 'utf8')) as Record<string, unknown>;
+    await fs.writeFile(manifestPath, JSON.stringify({ ...m, vmlinux: '../debian/vmlinux' }));
+    await expect(store.get('y')).rejects.toMatchObject({
+      code: 'operation_failed',
+      hint: expect.stringMatching(/banger kernel rm y/) as unknown,
+    });
+    await expect(store.paths('y')).rejects.toThrow(/field vmlinux must match/);
+    expect((await store.list()).map((k) => k.name)).toEqual(['debian']);
+    await fs.writeFile(manifestPath, JSON.stringify(m));
+    await fs.appendFile(path.join(root, 'state', 'kernels', 'y', 'vmlinux'), 'x');
+    await expect(store.paths('y')).rejects.toThrow(/not the size its manifest states/);
+    await store.remove('y');
+    await expect(store.remove('y')).rejects.toMatchObject({ code: 'not_found' });
+  });
 });

@@ -177,6 +177,10 @@ describe.skipIf(missing.length > 0)('QemuBackend with real microVMs', () => {
     expect(consoleText).not.toContain('banger-initramfs:');
     expect(vm.isAlive()).toBe(true);
     expect(await vm.queryStatus()).toEqual({ status: 'running', running: true });
+    // Detached into its own session: it outlives the daemon that started it.
+    const stat = await fs.readFile(`/proc/${String(vm.handles.pid)}/stat`, 'utf8');
+    const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+    expect(session).toBe(vm.handles.pid);
 
     await vm.pause();
     expect((await vm.queryStatus()).status).toBe('paused');
@@ -223,6 +227,16 @@ describe.skipIf(missing.length > 0)('QemuBackend with real microVMs', () => {
     expect(await qemuProcessesOf(spec.vmId)).toEqual([]);
     await vm.kill();
     expect(await fs.readdir(spec.runDir)).toEqual([]);
+  });
+
+  it('ends the VM at once with a reason when the initramfs cannot hand over (no such init)', async () => {
+    const spec = await prepare({ args: ['init=/sbin/nope'] });
+    const vm = await backend.launch(spec);
+    live.push(vm);
+    const exit = await Promise.race([vm.exited, sleep(60_000).then(() => 'still running')]);
+    expect(exit).toEqual({ kind: 'unknown', reason: 'guest-shutdown' });
+    const text = await fs.readFile(spec.consoleLogPath, 'utf8');
+    expect(text).toContain('banger-initramfs: init /sbin/nope not found on /dev/vda');
   });
 
   it('fails a launch whose QEMU exits at once with the tail of vmm.log, leaving nothing behind', async () => {
