@@ -40,9 +40,13 @@ async function main(): Promise<number> {
     }
     process.stderr.write(formatError(err));
     if (err instanceof BangerError) {
-      const exec = err.details?.exec;
-      if (exec === 'not_found') return EXIT_COMMAND_NOT_FOUND;
-      if (exec === 'not_executable') return EXIT_COMMAND_NOT_EXECUTABLE;
+      // A guest command that could not be started exits like a shell would say it: 127 or 126.
+      if (err.details?.stage === 'exec') {
+        const errno = err.details.errno;
+        return errno === 'ENOENT' || errno === 'ENOTDIR'
+          ? EXIT_COMMAND_NOT_FOUND
+          : EXIT_COMMAND_NOT_EXECUTABLE;
+      }
       return EXIT_FOR_CODE[err.code];
     }
     return EXIT_FOR_CODE.internal;

@@ -1,6 +1,7 @@
 /** The command tree. Each noun-verb lives in its own file under commands/. */
 import { Command } from 'commander';
 import type { CliContext } from './context.js';
+import { registerDaemon } from './commands/daemon.js';
 import { registerImageBuild } from './commands/image-build.js';
 import { registerImageDelete } from './commands/image-delete.js';
 import { registerImageList } from './commands/image-list.js';
@@ -17,7 +18,7 @@ import { registerVmLifecycle } from './commands/vm-lifecycle.js';
 import { registerVmList } from './commands/vm-list.js';
 import { registerVmRun } from './commands/vm-run.js';
 import { registerVmShow } from './commands/vm-show.js';
-import { bangerVersion } from './version.js';
+import { bangerVersion } from '../config/index.js';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('banger')
@@ -62,6 +63,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerImageShow(image, ctx);
   registerImageDelete(image, ctx);
   registerImageRegister(image, ctx);
+
+  registerDaemon(program, ctx);
 
   return program;
 }

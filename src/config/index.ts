@@ -4,3 +4,4 @@
  */
 export * from './layout.js';
 export * from './config.js';
+export * from './version.js';

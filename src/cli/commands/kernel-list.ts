@@ -19,7 +19,12 @@ export function registerKernelList(kernel: Command, ctx: CliContext): void {
       ctx.stdout.write(
         renderTable(
           ['NAME', 'VERSION', 'BACKENDS', 'SOURCE'],
-          kernels.map((k) => [k.name, k.version, k.backends.join(','), kernelSourceText(k.source)]),
+          kernels.map((k) => [
+            k.name,
+            k.kernelVersion,
+            k.backends.join(','),
+            kernelSourceText(k.source),
+          ]),
         ),
       );
     });

@@ -4,7 +4,7 @@ import { humanBytes } from '../render.js';
 
 export interface KernelView {
   name: string;
-  version: string;
+  kernelVersion: string;
   source: Record<string, unknown> & { kind: string };
   backends: string[];
   createdAt: string;
@@ -21,7 +21,7 @@ export function kernelSourceText(source: KernelView['source']): string {
 export function printKernel(ctx: CliContext, kernel: KernelView): void {
   const lines = [
     `name:     ${kernel.name}`,
-    `version:  ${kernel.version}`,
+    `version:  ${kernel.kernelVersion}`,
     `source:   ${kernelSourceText(kernel.source)}`,
     `backends: ${kernel.backends.join(', ')}`,
     `created:  ${kernel.createdAt}`,

@@ -1,0 +1,131 @@
+/**
+ * The composition root: every service and backend is built and wired here, explicitly
+ * (no import side effects). Development and tests running as root get in-process privileged
+ * operations; a system install will hand them to bangerd-root instead.
+ */
+import { BangerError, ensurePrivateDir, type Logger } from '../base/index.js';
+import type { BangerConfig, Layout } from '../config/index.js';
+import { AgentClient } from '../guest/index.js';
+import { ImageStore } from '../images/index.js';
+import { RpcServer, type RpcCall } from '../ipc/index.js';
+import { KernelStore } from '../kernels/index.js';
+import { openDatabase, VmRecords } from '../store/index.js';
+import { QemuBackend, createInProcessVmmOps } from '../vmm/index.js';
+import { imageHandlers, kernelHandlers } from './artifact-handlers.js';
+import { daemonHandlers } from './daemon-handlers.js';
+import type { AgentConnector, ImageSource, KernelSource } from './ports.js';
+import { vmHandlers, type Handler } from './vm-handlers.js';
+import { VmService } from './vm-service.js';
+
+export interface DaemonInputs {
+  layout: Layout;
+  config: BangerConfig;
+  logger: Logger;
+}
+
+export interface Daemon {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function composeDaemon({ layout, config, logger }: DaemonInputs): Promise<Daemon> {
+  for (const dir of [
+    layout.kernelsDir,
+    layout.imagesDir,
+    layout.vmsDir,
+    layout.vmRunDir,
+    layout.tmpDir,
+  ]) {
+    await ensurePrivateDir(dir);
+  }
+  const db = openDatabase(layout.dbFile);
+  const records = new VmRecords(db);
+  const kernels = new KernelStore({
+    kernelsDir: layout.kernelsDir,
+    tmpDir: layout.tmpDir,
+    cacheDir: layout.cacheDir,
+    logger: logger.child({ module: 'kernels' }),
+  });
+  const images = new ImageStore({ layout });
+  const backend = new QemuBackend({
+    ops: createInProcessVmmOps(),
+    logger: logger.child({ module: 'qemu' }),
+  });
+
+  const kernelSource: KernelSource = {
+    async bootFiles(name) {
+      const paths = await kernels.paths(name);
+      return { name: paths.name, vmlinux: paths.vmlinux, initrd: paths.initrd };
+    },
+  };
+  const imageSource: ImageSource = {
+    async rootfs(name) {
+      const image = await images.get(name);
+      return {
+        name: image.name,
+        path: image.rootfsPath,
+        format: 'raw',
+        kernel: image.manifest.kernel,
+      };
+    },
+  };
+  const agents: AgentConnector = {
+    async connect(stream, options) {
+      const client = await AgentClient.connect(stream, {
+        ...options,
+        logger: logger.child({ module: 'agent' }),
+      });
+      return {
+        bootId: client.hello.bootId,
+        exec: (request) => client.exec(request),
+        shutdown: (kind) => client.shutdown(kind),
+        close: () => client.close(),
+        closed: client.closed,
+      };
+    },
+  };
+
+  const vms = new VmService({
+    layout,
+    config,
+    records,
+    kernels: kernelSource,
+    images: imageSource,
+    backend,
+    agents,
+    logger: logger.child({ module: 'vm' }),
+  });
+
+  let server: RpcServer | undefined;
+  let stopping: (() => void) | undefined;
+  const stopped = new Promise<void>((resolve) => (stopping = resolve));
+  const handlers: Record<string, Handler> = {
+    ...vmHandlers(vms),
+    ...kernelHandlers({ kernels, images, records }),
+    ...imageHandlers({ kernels, images, records }),
+    ...daemonHandlers({ layout, requestStop: () => stopping?.() }),
+  };
+  const dispatch = async (call: RpcCall): Promise<unknown> => {
+    const handler = handlers[call.method];
+    if (!handler)
+      throw new BangerError('bad_request', `unknown method ${JSON.stringify(call.method)}`);
+    return handler(call);
+  };
+
+  return {
+    async start() {
+      await images
+        .sweepScratch()
+        .catch((err: unknown) => logger.warn('scratch sweep failed', { error: String(err) }));
+      await vms.reconcile();
+      server = new RpcServer({ socketPath: layout.daemonSocket, handler: dispatch, logger });
+      await server.listen();
+      void stopped.then(() => process.kill(process.pid, 'SIGTERM'));
+    },
+    async stop() {
+      await server?.close();
+      vms.detachAll();
+      db.close();
+    },
+  };
+}
