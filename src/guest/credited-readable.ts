@@ -46,6 +46,15 @@ export class CreditedReadable extends Readable {
     if (!this.destroyed) this.push(null);
   }
 
+  // Every consumer path (flowing mode, pipe, read(), async iteration) goes through read(), and
+  // only after it returns has the buffer shrunk; _read alone is not enough because Node calls
+  // it once and then waits for the next push.
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    if (chunk !== null) this.maybeGrant();
+    return chunk;
+  }
+
   override _read(): void {
     this.maybeGrant();
   }

@@ -53,8 +53,9 @@ export interface ExecSession {
   /** Kills the process group (SIGKILL) and discards its output; exit still resolves. */
   close(): void;
   /**
-   * Resolves once the process was reaped and stdout/stderr are complete (EXIT comes after
-   * both streams' EOF). Rejects with 'unavailable' when the connection is lost first, or
+   * Resolves once the process was reaped and the agent sent all of stdout/stderr (EXIT comes
+   * after both streams' EOF); output still buffered here may be read after that, so wait for
+   * the streams' 'end' too when you collect them. Rejects with 'unavailable' when the connection is lost first, or
    * 'operation_failed' when the agent breaks the protocol on this channel.
    */
   readonly exit: Promise<ExitStatus>;
