@@ -31,10 +31,14 @@ export function createContext(
   };
 }
 
-/** Options shared by commands that talk to the daemon with progress. */
-export function progressOptions(ctx: CliContext) {
+/**
+ * Options shared by commands that talk to the daemon with progress; `lines` prints each step
+ * even when stderr is not a terminal (for long operations such as builds).
+ */
+export function progressOptions(ctx: CliContext, options: { lines?: boolean } = {}) {
   return {
-    onProgress: (event: Parameters<ProgressRenderer['update']>[0]) => ctx.progress.update(event),
+    onProgress: (event: Parameters<ProgressRenderer['update']>[0]) =>
+      ctx.progress.update(event, options),
     onNotice: (message: string) => {
       ctx.progress.done();
       ctx.stderr.write(`${message}\n`);

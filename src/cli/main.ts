@@ -28,7 +28,7 @@ async function main(): Promise<number> {
     process.stderr.write(`banger: ${message}\n`),
   );
   const ctx = createContext(layout, client, guestArgv);
-  const program = buildProgram(ctx).exitOverride();
+  const program = buildProgram(ctx);
   try {
     await program.parseAsync(hostArgs, { from: 'user' });
     return ctx.exitCode;

@@ -25,6 +25,8 @@ export function buildProgram(ctx: CliContext): Command {
     .description('One-command development sandboxes on microVMs.')
     .version(bangerVersion(), '-V, --version', 'print the version')
     .showSuggestionAfterError()
+    // Before any subcommand is added, so they all inherit it: errors reach main(), not exit().
+    .exitOverride()
     .addHelpText(
       'after',
       '\nExamples:\n' +

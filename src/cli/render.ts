@@ -46,17 +46,18 @@ export function formatError(err: unknown): string {
   return `banger: ${message}\n`;
 }
 
-/** Progress on stderr: redrawn in place on a terminal, one line per event otherwise. */
+/**
+ * Progress on stderr: redrawn in place on a terminal. When stderr is not a terminal, only
+ * long operations (builds, downloads) print their steps as lines; a `vm run` in a script
+ * keeps stderr for the guest command's own output.
+ */
 export class ProgressRenderer {
   private active = false;
 
-  constructor(
-    private readonly out: NodeJS.WriteStream,
-    private readonly quiet = false,
-  ) {}
+  constructor(private readonly out: NodeJS.WriteStream) {}
 
-  update(event: ProgressEvent): void {
-    if (this.quiet) return;
+  update(event: ProgressEvent, options: { lines?: boolean } = {}): void {
+    if (!this.out.isTTY && !options.lines) return;
     const pct = event.fraction === undefined ? '' : ` ${String(Math.round(event.fraction * 100))}%`;
     const text = `${event.message}${pct}`;
     if (this.out.isTTY) {

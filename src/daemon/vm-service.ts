@@ -275,19 +275,27 @@ export class VmService {
     spec: ExecSpec,
     io: ExecIo,
   ): Promise<ExitStatusInfo> {
-    const died = entry.instance.exited.then(() => {
-      throw new BangerError(
-        'unavailable',
-        `the VMM of ${vm.name} exited while the command was running`,
-        {
-          hint: `guest console log: ${vmPaths(this.deps.layout, vm.id).consoleLog}`,
-        },
-      );
-    });
     try {
-      return await Promise.race([runExec(entry.agent, spec, io), died]);
-    } finally {
-      died.catch(() => undefined);
+      return await runExec(entry.agent, spec, io);
+    } catch (err) {
+      // A lost agent channel usually means the VMM died: say that, not the symptom.
+      if (err instanceof BangerError && err.code === 'unavailable') {
+        const died = await Promise.race([
+          entry.instance.exited.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref()),
+        ]);
+        if (died) {
+          throw new BangerError(
+            'unavailable',
+            `the VMM of ${vm.name} exited while the command was running`,
+            {
+              hint: `guest console log: ${vmPaths(this.deps.layout, vm.id).consoleLog}`,
+              cause: err,
+            },
+          );
+        }
+      }
+      throw err;
     }
   }
 

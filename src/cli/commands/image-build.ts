@@ -18,7 +18,7 @@ export function registerImageBuild(image: Command, ctx: CliContext): void {
       const info = await ctx.client.call<ImageView>(
         'image.build',
         { name, kernel: flags.kernel },
-        progressOptions(ctx),
+        progressOptions(ctx, { lines: true }),
       );
       ctx.progress.done();
       printImage(ctx, info);

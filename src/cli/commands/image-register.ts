@@ -23,7 +23,7 @@ export function registerImageRegister(image: Command, ctx: CliContext): void {
       const info = await ctx.client.call<ImageView>(
         'image.register',
         { name, rootfs: path.resolve(flags.rootfs), kernel: flags.kernel },
-        progressOptions(ctx),
+        progressOptions(ctx, { lines: true }),
       );
       ctx.progress.done();
       printImage(ctx, info);

@@ -17,7 +17,7 @@ export function registerKernelPull(kernel: Command, ctx: CliContext): void {
       const info = await ctx.client.call<KernelView>(
         'kernel.pull',
         { source: name, name: flags.as ?? name },
-        progressOptions(ctx),
+        progressOptions(ctx, { lines: true }),
       );
       ctx.progress.done();
       printKernel(ctx, info);
