@@ -32,7 +32,16 @@ module.exports = {
       comment: 'The root helper has no npm runtime dependencies.',
       severity: 'error',
       from: { path: '^src/helper/', pathNot: '\\.test\\.ts$' },
-      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'] },
+      to: {
+        dependencyTypes: [
+          'npm',
+          'npm-dev',
+          'npm-optional',
+          'npm-peer',
+          'npm-no-pkg',
+          'npm-unknown',
+        ],
+      },
     },
     {
       name: 'base-is-the-bottom',
@@ -42,7 +51,7 @@ module.exports = {
     },
     {
       name: 'no-deep-imports',
-      comment: "Other modules are reached through their index.ts only.",
+      comment: 'Other modules are reached through their index.ts only.',
       severity: 'error',
       from: { path: '^src/([^/]+)/' },
       to: {

@@ -1,6 +1,10 @@
 // After tsc: make the entry points executable so `banger` works from a symlink on PATH.
 import { chmodSync, existsSync } from 'node:fs';
 
-for (const entry of ['dist/src/cli/main.js', 'dist/src/daemon/main.js', 'dist/src/helper/main.js']) {
+for (const entry of [
+  'dist/src/cli/main.js',
+  'dist/src/daemon/main.js',
+  'dist/src/helper/main.js',
+]) {
   if (existsSync(entry)) chmodSync(entry, 0o755);
 }

@@ -60,11 +60,10 @@ export class BangerError extends Error {
   }
 
   static fromJSON(value: SerializedError): BangerError {
-    const err = new BangerError(
-      isErrorCode(value.code) ? value.code : 'internal',
-      value.message,
-      { hint: value.hint, details: value.details },
-    );
+    const err = new BangerError(isErrorCode(value.code) ? value.code : 'internal', value.message, {
+      hint: value.hint,
+      details: value.details,
+    });
     err.opId = value.opId;
     return err;
   }

@@ -18,20 +18,31 @@ export interface PrivateDirOptions {
  * Creates `dir` (and missing parents, 0700) and proves it is ours: a real directory (not a
  * symlink, no symlink on the way), owned by `uid`, not writable by anyone else.
  */
-export async function ensurePrivateDir(dir: string, options: PrivateDirOptions = {}): Promise<void> {
+export async function ensurePrivateDir(
+  dir: string,
+  options: PrivateDirOptions = {},
+): Promise<void> {
   const mode = options.mode ?? 0o700;
   const uid = options.uid ?? process.getuid?.() ?? 0;
-  if (!path.isAbsolute(dir)) throw new BangerError('bad_request', `directory ${dir} must be an absolute path`);
+  if (!path.isAbsolute(dir))
+    throw new BangerError('bad_request', `directory ${dir} must be an absolute path`);
   await fs.mkdir(dir, { recursive: true, mode });
   const st = await fs.lstat(dir);
   if (st.isSymbolicLink() || !st.isDirectory()) {
-    throw new BangerError('precondition_failed', `refusing ${dir}: it is a symlink or not a directory`, {
-      hint: `remove ${dir} and try again`,
-    });
+    throw new BangerError(
+      'precondition_failed',
+      `refusing ${dir}: it is a symlink or not a directory`,
+      {
+        hint: `remove ${dir} and try again`,
+      },
+    );
   }
   const real = await fs.realpath(dir);
   if (real !== path.resolve(dir)) {
-    throw new BangerError('precondition_failed', `refusing ${dir}: it is reached through a symlink (real path ${real})`);
+    throw new BangerError(
+      'precondition_failed',
+      `refusing ${dir}: it is reached through a symlink (real path ${real})`,
+    );
   }
   if (st.uid !== uid) {
     throw new BangerError(
@@ -44,8 +55,15 @@ export async function ensurePrivateDir(dir: string, options: PrivateDirOptions =
 }
 
 /** Writes a file atomically (temp file + rename) with private permissions, never through a symlink. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o600,
+): Promise<void> {
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`,
+  );
   const handle = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
   try {
     await handle.writeFile(data);

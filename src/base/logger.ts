@@ -37,7 +37,11 @@ export const silentLogger: Logger = createLogger(() => undefined, 'error');
 
 function errorReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) {
-    return { name: value.name, message: value.message, ...(value as unknown as Record<string, unknown>) };
+    return {
+      name: value.name,
+      message: value.message,
+      ...(value as unknown as Record<string, unknown>),
+    };
   }
   return value;
 }

@@ -26,12 +26,13 @@ describe('run', () => {
   });
 
   it('refuses a shell command string', () => {
-    // eslint-disable-next-line no-restricted-syntax -- proving the guard refuses it
     expect(() => run('/bin/sh', ['-c', 'echo hi'])).toThrow(/refusing to run a shell/);
   });
 
   it('kills a child that runs past its timeout', async () => {
-    const err = (await run('sleep', ['5'], { timeoutMs: 100 }).catch((e: unknown) => e)) as BangerError;
+    const err = (await run('sleep', ['5'], { timeoutMs: 100 }).catch(
+      (e: unknown) => e,
+    )) as BangerError;
     expect(err.code).toBe('timeout');
   });
 

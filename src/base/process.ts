@@ -35,7 +35,11 @@ export interface RunResult {
 const STDERR_TAIL = 64 * 1024;
 
 /** Runs a program to completion and resolves with its output; rejects on non-ok exit. */
-export function run(file: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export function run(
+  file: string,
+  argv: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   assertNoShell(file, argv);
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
@@ -118,9 +122,13 @@ export function run(file: string, argv: readonly string[], options: RunOptions =
       }
       if (timedOut) {
         reject(
-          new BangerError('timeout', `${describeArgv(file, argv)} ran longer than ${String(options.timeoutMs)} ms`, {
-            details: failureDetails(result),
-          }),
+          new BangerError(
+            'timeout',
+            `${describeArgv(file, argv)} ran longer than ${String(options.timeoutMs)} ms`,
+            {
+              details: failureDetails(result),
+            },
+          ),
         );
         return;
       }
@@ -143,7 +151,11 @@ export interface SpawnOptions {
 }
 
 /** Starts a long-running child and hands it back; the caller owns its lifetime. */
-export function spawnChild(file: string, argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+export function spawnChild(
+  file: string,
+  argv: readonly string[],
+  options: SpawnOptions = {},
+): ChildProcess {
   assertNoShell(file, argv);
   return nodeSpawn(file, [...argv], {
     cwd: options.cwd,
@@ -156,7 +168,8 @@ export function spawnChild(file: string, argv: readonly string[], options: Spawn
 
 /** Builds the error for a command that ran and failed: argv, status and the tail of stderr. */
 export function commandFailed(result: RunResult): BangerError {
-  const status = result.signal !== null ? `signal ${result.signal}` : `exit status ${String(result.code)}`;
+  const status =
+    result.signal !== null ? `signal ${result.signal}` : `exit status ${String(result.code)}`;
   const tail = lastLines(result.stderr, 8);
   return new BangerError(
     'operation_failed',

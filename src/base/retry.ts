@@ -19,13 +19,18 @@ export async function waitFor<T>(
   const deadline = Date.now() + options.timeoutMs;
   const interval = options.intervalMs ?? 50;
   for (;;) {
-    if (options.signal?.aborted) throw new BangerError('canceled', `canceled while waiting for ${options.what}`);
+    if (options.signal?.aborted)
+      throw new BangerError('canceled', `canceled while waiting for ${options.what}`);
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() >= deadline) {
-      throw new BangerError('timeout', `timed out after ${String(options.timeoutMs)} ms waiting for ${options.what}`, {
-        hint: options.hint,
-      });
+      throw new BangerError(
+        'timeout',
+        `timed out after ${String(options.timeoutMs)} ms waiting for ${options.what}`,
+        {
+          hint: options.hint,
+        },
+      );
     }
     await sleep(interval, options.signal);
   }

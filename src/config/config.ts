@@ -88,7 +88,7 @@ export function loadConfig(file: string): BangerConfig {
 export function parseConfig(text: string, file = 'config.toml'): BangerConfig {
   let raw: Record<string, unknown>;
   try {
-    raw = parseToml(text) as Record<string, unknown>;
+    raw = parseToml(text);
   } catch (err) {
     throw new BangerError(
       'bad_request',

@@ -4,7 +4,6 @@
  * two builds of one name never race.
  */
 import { BangerError } from '../base/index.js';
-import type { RpcCall } from '../ipc/index.js';
 import type { ImageStore } from '../images/index.js';
 import type { KernelStore } from '../kernels/index.js';
 import {

@@ -27,13 +27,13 @@ export interface RpcCall {
   readonly opId: string;
   /** Aborted when the client disconnects or sends `cancel`. */
   readonly signal: AbortSignal;
-  progress(event: ProgressEvent): void;
-  notice(message: string): void;
+  readonly progress: (event: ProgressEvent) => void;
+  readonly notice: (message: string) => void;
   readonly stdout: Writable;
   readonly stderr: Writable;
   /** Bytes the client sends; ends when the client sends `eof`. */
   readonly stdin: Readable;
-  onControl(listener: (message: ControlMessage) => void): void;
+  readonly onControl: (listener: (message: ControlMessage) => void) => void;
 }
 
 export type RpcHandler = (call: RpcCall) => Promise<unknown>;

@@ -94,7 +94,7 @@ export function strArray(obj: Fields, key: string, field: string, maxItems: numb
   ) {
     throw fail(`${field}.${key}`, `must be a list of at most ${String(maxItems)} strings`, value);
   }
-  return value as string[];
+  return value;
 }
 
 export function optStrArray(

@@ -7,19 +7,19 @@ import { processesMentioning } from '../support/leaks.js';
 
 const home = BangerHome.open(inject('e2eHome'));
 
-async function vmDirs(h: BangerHome): Promise<string[]> {
+function vmDirs(h: BangerHome): string[] {
   const dir = path.join(h.stateDir, 'vms');
   return existsSync(dir) ? readdirSync(dir) : [];
 }
 
 describe('bad input is refused with the value named, leaving nothing behind', () => {
   it('an unknown image', async () => {
-    const before = await vmDirs(home);
+    const before = vmDirs(home);
     const r = await home.run(['vm', 'run', '--rm', '--image', 'no-such-image', '--', 'true']);
     expect(r.code).toBe(65);
     expect(r.stderr).toContain('no-such-image');
     expect(r.stderr).toContain('banger image build debian-bookworm');
-    expect(await vmDirs(home)).toEqual(before);
+    expect(vmDirs(home)).toEqual(before);
     expect(JSON.parse((await home.ok(['vm', 'list', '--json'])).out)).toEqual([]);
   });
 
@@ -54,14 +54,14 @@ describe('bad input is refused with the value named, leaving nothing behind', ()
   });
 
   it('bad sizes and names before anything is made', async () => {
-    const before = await vmDirs(home);
+    const before = vmDirs(home);
     const badName = await home.run(['vm', 'run', '--rm', '--name', 'Bad_Name', '--', 'true']);
     expect(badName.code).toBe(64);
     expect(badName.stderr).toContain('Bad_Name');
     const badVcpu = await home.run(['vm', 'run', '--rm', '--vcpu', '99', '--', 'true']);
     expect(badVcpu.code).toBe(64);
     expect(badVcpu.stderr).toContain('--vcpu');
-    expect(await vmDirs(home)).toEqual(before);
+    expect(vmDirs(home)).toEqual(before);
   });
 
   it('a VMM killed from outside mid-command: an error, and no process, overlay or socket left', async () => {
@@ -130,7 +130,7 @@ describe('a guest that never becomes ready', () => {
     expect(logPath).toBeDefined();
     expect(await fs.readFile(logPath!, 'utf8')).toContain('hanging-on-purpose');
     expect(processesMentioning(slow.root).filter((p) => p.cmdline.includes('qemu'))).toEqual([]);
-    expect(await vmDirs(slow)).toEqual([]);
+    expect(vmDirs(slow)).toEqual([]);
     expect(JSON.parse((await slow.ok(['vm', 'list', '--json'])).out)).toEqual([]);
   });
 });
