@@ -692,10 +692,6 @@ static void handle_frame(const struct frame *f)
 		handle_hello(f);
 		return;
 	}
-	if (f->type == BP_PING) {
-		put_frame(BP_PONG, 0, f->channel, f->payload, f->length);
-		return;
-	}
 	if (f->type == BP_PONG || f->type == BP_ERROR) {
 		if (f->type == BP_ERROR && f->length >= 8)
 			log_debug("host reported error %u on channel %u: %.*s",
@@ -704,12 +700,16 @@ static void handle_frame(const struct frame *f)
 		return;
 	}
 	if (!session_active) {
+		/* PING too: a PONG would tell a host whose agent restarted that all is well */
 		if (!no_session_reported)
 			send_error(0, BP_ERR_NO_SESSION, f->type, "no session: send HELLO first");
 		no_session_reported = 1;
 		return;
 	}
 	switch (f->type) {
+	case BP_PING:
+		put_frame(BP_PONG, 0, f->channel, f->payload, f->length);
+		return;
 	case BP_SHUTDOWN:
 		handle_shutdown(f);
 		return;
@@ -877,6 +877,16 @@ int main(int argc, char **argv)
 		chan_free(&chans[i]);
 	if (transport_open(&tp) < 0)
 		return 1;
+	/* Tell a host that may still think it has a session with our predecessor (killed and
+	 * restarted by init): padding past whatever it left half-written, then NO_SESSION. */
+	uint8_t *z = frame_begin(&outq, BP_PREAMBLE_SIZE);
+	if (z) {
+		memset(outq.data + outq.end, 0, BP_PREAMBLE_SIZE);
+		outq.end += BP_PREAMBLE_SIZE;
+	}
+	send_error(0, BP_ERR_NO_SESSION, 0, "banger-agent %s started (pid %d)", BANGER_VERSION,
+		   (int)getpid());
+	no_session_reported = 1;
 	if (tp.kind == TRANSPORT_VIRTIO)
 		transport_probe(&tp);
 

@@ -236,8 +236,8 @@ static int write_file(const char *path, const char *text, mode_t mode)
 
 /*
  * DNS: the servers go to /run/banger/resolv.conf (a fresh tmpfs, always writable).
- * /etc/resolv.conf becomes a symlink to it only when that loses nothing: it is missing, a
- * dangling symlink, already our symlink, or a file we wrote earlier. An image's own
+ * /etc/resolv.conf becomes a symlink to it only when that loses nothing: it is missing, empty,
+ * a dangling symlink, already our symlink, or a file we wrote earlier. An image's own
  * resolv.conf (a real file, or a live symlink) is left alone and the skip is logged.
  */
 static void setup_dns(void)
@@ -273,9 +273,11 @@ static void setup_dns(void)
 		struct stat t;
 		replace = stat("/etc/resolv.conf", &t) < 0; /* dangling */
 	} else if (S_ISREG(st.st_mode)) {
+		/* an empty file (what banger's image builder leaves) holds nothing to lose */
 		char head[64];
-		replace = read_small_file("/etc/resolv.conf", head, sizeof(head)) >= 0 &&
-			  strncmp(head, RESOLV_MARKER, strlen(RESOLV_MARKER)) == 0;
+		replace = st.st_size == 0 ||
+			  (read_small_file("/etc/resolv.conf", head, sizeof(head)) >= 0 &&
+			   strncmp(head, RESOLV_MARKER, strlen(RESOLV_MARKER)) == 0);
 	}
 	if (!replace) {
 		fail_log("/etc/resolv.conf belongs to the image: left as is (banger.dns servers are "
@@ -286,6 +288,30 @@ static void setup_dns(void)
 	if (symlink(RESOLV_RUN, "/etc/.resolv.conf.banger") < 0 ||
 	    rename("/etc/.resolv.conf.banger", "/etc/resolv.conf") < 0)
 		fail_log("cannot point /etc/resolv.conf at " RESOLV_RUN ": %s", strerror(errno));
+}
+
+/* Images ship an empty /etc/machine-id so that VMs do not share one: make this VM's. */
+static void setup_machine_id(void)
+{
+	struct stat st;
+	if (lstat("/etc/machine-id", &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != 0)
+		return;
+	unsigned char raw[16];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
+		fail_log("cannot read /dev/urandom for /etc/machine-id");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	char id[34];
+	for (int i = 0; i < 16; i++)
+		snprintf(id + 2 * i, 3, "%02x", raw[i]);
+	id[32] = '\n';
+	id[33] = 0;
+	if (chmod("/etc/machine-id", 0444) < 0 || write_file("/etc/machine-id", id, 0444) < 0)
+		fail_log("cannot write /etc/machine-id: %s", strerror(errno));
 }
 
 static void setup_workdisk(void)
@@ -515,6 +541,7 @@ int main(void)
 	setup_hostname();
 	setup_network();
 	setup_dns();
+	setup_machine_id();
 	setup_workdisk();
 	find_agent();
 

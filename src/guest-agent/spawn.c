@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -117,6 +118,11 @@ static void child_main(const struct spawn_request *req, int errfd, int fd0, int 
 	/* ignored dispositions survive execve: give the program the defaults (SIGPIPE!) */
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
+	/* If the agent dies, nobody can report on this process or stop it: it goes too (the
+	 * same fate as the processes of a session a new HELLO replaces). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		child_fail(errfd, BP_STAGE_SETUP, ESRCH); /* the agent died while we forked */
 	if (setsid() < 0)
 		child_fail(errfd, BP_STAGE_SETUP, errno);
 	if (req->tty) {

@@ -161,12 +161,19 @@ describe.skipIf(!built)('banger-agent sessions (real binary)', () => {
     expect(processExists(pid)).toBe(false);
   });
 
-  it('refuses work before HELLO and reports garbage once per resync', async () => {
+  it('announces itself, refuses work (even PING) before HELLO, reports garbage once', async () => {
     agent = await startAgent();
     const raw = new RawHost(agent.socket);
+    // A restarted agent tells a host that still believes in the old session at once.
+    const announce = await raw.next((f) => f.type === FrameType.error, 'start announcement');
+    expect(decodeError(announce.payload)).toMatchObject({
+      code: AgentErrorCode.noSession,
+      message: expect.stringMatching(/^banger-agent .* started \(pid \d+\)$/) as unknown,
+    });
+    raw.send(FrameType.ping, 0, Buffer.from('too early'));
     raw.send(FrameType.exec, 1, encodeExec({ argv: ['true'], env: {} }));
-    const noSession = await raw.next((f) => f.type === FrameType.error, 'NO_SESSION');
-    expect(decodeError(noSession.payload).code).toBe(AgentErrorCode.noSession);
+    await sleep(200);
+    expect(raw.frames.map((f) => f.type)).toEqual([FrameType.error]);
 
     raw.hello(randomBytes(16));
     await raw.next((f) => f.type === FrameType.helloAck, 'HELLO_ACK');
