@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BangerError, ensurePrivateDir, sleep, spawnChild } from '../base/index.js';
-import type { Layout } from '../config/index.js';
+import { loadConfig, type Layout } from '../config/index.js';
 import { call, connectUnix, startCall, type CallHandle, type CallOptions } from '../ipc/index.js';
 
 const START_TIMEOUT_MS = 20_000;
@@ -38,6 +38,9 @@ export class DaemonClient {
   /** Makes sure a daemon listens, starting one if needed. */
   async ensure(): Promise<void> {
     if (this.ensured) return;
+    // A config file that does not parse or has unknown keys is refused here, by name, before
+    // the daemon (which would only log it) is asked to do anything.
+    loadConfig(this.layout.configFile);
     if (await socketAnswers(this.layout.daemonSocket)) {
       this.ensured = true;
       return;

@@ -1,7 +1,9 @@
 /** The command tree. Each noun-verb lives in its own file under commands/. */
 import { Command } from 'commander';
 import type { CliContext } from './context.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerImageBuild } from './commands/image-build.js';
 import { registerImageDelete } from './commands/image-delete.js';
 import { registerImageList } from './commands/image-list.js';
@@ -16,6 +18,10 @@ import { registerVmCreate } from './commands/vm-create.js';
 import { registerVmExec } from './commands/vm-exec.js';
 import { registerVmLifecycle } from './commands/vm-lifecycle.js';
 import { registerVmList } from './commands/vm-list.js';
+import { registerVmLogs } from './commands/vm-logs.js';
+import { registerVmPrune } from './commands/vm-prune.js';
+import { registerVmSet } from './commands/vm-set.js';
+import { registerVmStats } from './commands/vm-stats.js';
 import { registerVmRun } from './commands/vm-run.js';
 import { registerVmShow } from './commands/vm-show.js';
 import { bangerVersion } from '../config/index.js';
@@ -51,6 +57,10 @@ export function buildProgram(ctx: CliContext): Command {
   registerVmExec(vm, ctx);
   registerVmList(vm, program, ctx);
   registerVmShow(vm, ctx);
+  registerVmLogs(vm, ctx);
+  registerVmPrune(vm, ctx);
+  registerVmSet(vm, ctx);
+  registerVmStats(vm, ctx);
 
   const kernel = program.command('kernel').summary('manage kernels');
   registerKernelPull(kernel, ctx);
@@ -67,6 +77,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerImageRegister(image, ctx);
 
   registerDaemon(program, ctx);
+  registerDoctor(program, ctx);
+  registerCompletion(program, ctx);
 
   return program;
 }

@@ -6,12 +6,16 @@
 import { BangerError, ensurePrivateDir, type Logger } from '../base/index.js';
 import type { BangerConfig, Layout } from '../config/index.js';
 import { AgentClient } from '../guest/index.js';
-import { ImageStore } from '../images/index.js';
+import { extractDirFromExt4, ImageStore } from '../images/index.js';
 import { RpcServer, type RpcCall } from '../ipc/index.js';
+import { parseNoParams } from '../protocol/index.js';
 import { KernelStore } from '../kernels/index.js';
 import { openDatabase, VmRecords } from '../store/index.js';
 import { QemuBackend, createInProcessVmmOps } from '../vmm/index.js';
+import { createAccelChooser } from './accel-chooser.js';
 import { imageHandlers, kernelHandlers } from './artifact-handlers.js';
+import { configSource } from './config-source.js';
+import { runDoctor } from './doctor.js';
 import { daemonHandlers } from './daemon-handlers.js';
 import type { AgentConnector, ImageSource, KernelSource } from './ports.js';
 import { vmHandlers, type Handler } from './vm-handlers.js';
@@ -68,6 +72,9 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
         kernel: image.manifest.kernel,
       };
     },
+    async copyHome(name, dest) {
+      return extractDirFromExt4(await images.rootfsPath(name), '/root', dest);
+    },
   };
   const agents: AgentConnector = {
     async connect(stream, options) {
@@ -85,9 +92,11 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     },
   };
 
+  const currentConfig = configSource(layout.configFile, config, logger);
   const vms = new VmService({
     layout,
-    config,
+    config: currentConfig,
+    chooseAccel: createAccelChooser(layout.probeCacheFile, logger),
     records,
     kernels: kernelSource,
     images: imageSource,
@@ -104,6 +113,10 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     ...kernelHandlers({ kernels, images, records }),
     ...imageHandlers({ kernels, images, records }),
     ...daemonHandlers({ layout, requestStop: () => stopping?.() }),
+    doctor: async (call) => {
+      parseNoParams(call.params);
+      return runDoctor({ layout, config: currentConfig, kernels, images });
+    },
   };
   const dispatch = async (call: RpcCall): Promise<unknown> => {
     const handler = handlers[call.method];

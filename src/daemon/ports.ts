@@ -4,7 +4,7 @@
  * pass fakes that implement the same shapes.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
-import type { ExitStatusInfo, TtySpec } from '../protocol/index.js';
+import type { Accel, ExitStatusInfo, TtySpec } from '../protocol/index.js';
 
 export interface KernelBootFiles {
   name: string;
@@ -27,7 +27,12 @@ export interface ImageRootfs {
 
 export interface ImageSource {
   rootfs(name: string): Promise<ImageRootfs>;
+  /** Copies the image's /root into `dest` and returns the copy's path (seeds a work disk). */
+  copyHome(name: string, dest: string): Promise<string>;
 }
+
+/** KVM when a probe boot proved it works on this host, TCG otherwise (cached verdict). */
+export type AccelChooser = (kernel: KernelBootFiles) => Promise<Accel>;
 
 export interface AgentExecRequest {
   argv: string[];

@@ -7,7 +7,7 @@ import type { Layout } from '../config/index.js';
 import type { DiskSpec, VmLaunchSpec } from '../protocol/index.js';
 import type { VmRecord } from '../store/index.js';
 import type { VmmBackend, VmmInstance } from '../vmm/index.js';
-import type { AgentConnector, AgentSession, KernelSource } from './ports.js';
+import type { AccelChooser, AgentConnector, AgentSession, KernelSource } from './ports.js';
 import { exists } from '../base/index.js';
 import { makeVmDirs, removeRuntimeDir, tailFile, writeHandles, type VmPaths } from './vm-files.js';
 
@@ -21,6 +21,7 @@ export interface BootDeps {
   backend: VmmBackend;
   kernels: KernelSource;
   agents: AgentConnector;
+  chooseAccel: AccelChooser;
   logger: Logger;
   bootTimeoutMs: number;
 }
@@ -55,7 +56,7 @@ export async function bootVm(
     vmId: vm.id,
     vcpus: vm.vcpus,
     memoryMib: vm.memoryMib,
-    accel: 'tcg',
+    accel: await deps.chooseAccel(kernel),
     boot: {
       kernelPath: kernel.vmlinux,
       initrdPath: kernel.initrd,

@@ -37,8 +37,11 @@ export async function makeVmDirs(paths: VmPaths): Promise<void> {
   await ensurePrivateDir(paths.runDir);
 }
 
-/** A sparse ext4 work disk, formatted lazily so creation takes well under a second. */
-export async function createWorkDisk(file: string, bytes: number): Promise<void> {
+/**
+ * A sparse ext4 work disk, formatted lazily so creation takes well under a second; seeded
+ * with `seedDir` (the image's /root: dotfiles) so mounting it on /root hides nothing.
+ */
+export async function createWorkDisk(file: string, bytes: number, seedDir?: string): Promise<void> {
   const handle = await fs.open(file, 'wx', 0o600);
   try {
     await handle.truncate(bytes);
@@ -54,8 +57,11 @@ export async function createWorkDisk(file: string, bytes: number): Promise<void>
     '0',
     '-E',
     'lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0',
+    ...(seedDir === undefined ? [] : ['-d', seedDir]),
     file,
   ]);
+  // mkfs -d does not carry the seed directory's own mode over: /root is private.
+  await run('debugfs', ['-w', '-R', 'sif / mode 040700', file]);
 }
 
 export async function writeHandles(paths: VmPaths, handles: VmmHandles): Promise<void> {

@@ -5,7 +5,13 @@ import {
   parseVmCreateParams,
   parseVmExecParams,
   parseVmRefParams,
+  parseVmLogsParams,
   parseVmRunParams,
+  parseVmSetParams,
+  asObject,
+  onlyKeys,
+  strArray,
+  fail,
 } from '../protocol/index.js';
 import type { ExecIo } from './vm-exec.js';
 import type { VmService } from './vm-service.js';
@@ -50,5 +56,26 @@ export function vmHandlers(vms: VmService): Record<string, Handler> {
       return Promise.resolve(vms.list());
     },
     'vm.show': (call) => Promise.resolve(vms.show(parseVmRefParams(call.params).ref)),
+    'vm.set': async (call) => {
+      const { ref, ...changes } = parseVmSetParams(call.params);
+      return vms.info(await vms.set(ref, changes));
+    },
+    'vm.prune': async (call) => {
+      const obj = asObject(call.params, 'params');
+      onlyKeys(obj, ['ids'], 'params');
+      const ids = strArray(obj, 'ids', 'params', 10_000);
+      for (const id of ids)
+        if (!/^[0-9a-f]{12}$/.test(id)) throw fail('params.ids', 'must hold VM ids', id);
+      return vms.prune(ids);
+    },
+    'vm.stats': async (call) => {
+      parseNoParams(call.params);
+      return vms.stats();
+    },
+    'vm.logs': async (call) => {
+      const { ref, follow } = parseVmLogsParams(call.params);
+      await vms.logs(ref, call.stdout, { follow, signal: call.signal });
+      return null;
+    },
   };
 }

@@ -3,7 +3,15 @@
  * previous daemon started. Calls on one VM are serialised; different VMs run in parallel.
  * Every mutation either completes or undoes what it did.
  */
-import { BangerError, newId, withUndo, type Logger, type ProgressSink } from '../base/index.js';
+import {
+  BangerError,
+  newId,
+  removeIfExists,
+  withUndo,
+  type Logger,
+  type ProgressSink,
+} from '../base/index.js';
+import type { Writable } from 'node:stream';
 import type { BangerConfig, Layout } from '../config/index.js';
 import type {
   ExecSpec,
@@ -16,7 +24,7 @@ import type {
 import type { VmRecord, VmRecords } from '../store/index.js';
 import type { VmmBackend } from '../vmm/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { AgentConnector, ImageSource, KernelSource } from './ports.js';
+import type { AccelChooser, AgentConnector, ImageSource, KernelSource } from './ports.js';
 import { bootVm, type LiveVm } from './vm-boot.js';
 import { runExec, type ExecIo } from './vm-exec.js';
 import {
@@ -30,15 +38,19 @@ import {
   type VmPaths,
 } from './vm-files.js';
 import { generateVmName } from './vm-names.js';
+import { streamFile } from './log-follow.js';
+import { sampleUsage, type VmUsage } from './vm-stats.js';
 
 export interface VmServiceDeps {
   layout: Layout;
-  config: BangerConfig;
+  /** The current config (re-read when the file changes). */
+  config: () => BangerConfig;
   records: VmRecords;
   kernels: KernelSource;
   images: ImageSource;
   backend: VmmBackend;
   agents: AgentConnector;
+  chooseAccel: AccelChooser;
   logger: Logger;
 }
 
@@ -119,7 +131,8 @@ export class VmService {
     ctx: CallContext,
     options: { ephemeral?: boolean } = {},
   ): Promise<VmRecord> {
-    const { config, records } = this.deps;
+    const { records } = this.deps;
+    const config = this.deps.config();
     const imageName = params.image ?? config.defaultImage;
     const image = await this.deps.images.rootfs(imageName);
     await this.deps.kernels.bootFiles(image.kernel);
@@ -155,7 +168,14 @@ export class VmService {
           paths.rootOverlay,
         );
         // An ephemeral VM (`vm run --rm`) keeps /root on its root overlay: no work disk to format.
-        if (!options.ephemeral) await createWorkDisk(paths.workDisk, record.diskBytes);
+        if (!options.ephemeral) {
+          const seed = await this.deps.images.copyHome(image.name, paths.stateDir);
+          try {
+            await createWorkDisk(paths.workDisk, record.diskBytes, seed);
+          } finally {
+            await removeIfExists(seed);
+          }
+        }
         return records.update(id, { state: 'stopped' });
       },
       (label, error) =>
@@ -325,6 +345,74 @@ export class VmService {
     }
   }
 
+  /** Changes the size of a stopped VM; takes effect at its next start. */
+  async set(ref: string, changes: { vcpu?: number; memoryMib?: number }): Promise<VmRecord> {
+    const vm = this.resolve(ref);
+    return this.locks.run(vm.id, () => {
+      const current = this.deps.records.byId(vm.id) ?? vm;
+      if (current.state !== 'stopped') {
+        throw new BangerError(
+          'precondition_failed',
+          `VM ${vm.name} is ${current.state}; vm set changes stopped VMs only`,
+          {
+            hint: `stop it first: banger vm stop ${vm.name}`,
+          },
+        );
+      }
+      const update: { vcpus?: number; memoryMib?: number } = {};
+      if (changes.vcpu !== undefined) update.vcpus = changes.vcpu;
+      if (changes.memoryMib !== undefined) update.memoryMib = changes.memoryMib;
+      if (Object.keys(update).length === 0) {
+        throw new BangerError('bad_request', 'vm set needs at least one of --vcpu, --memory');
+      }
+      return Promise.resolve(this.deps.records.update(vm.id, update));
+    });
+  }
+
+  /** Deletes the given VMs if they are still not running (what the user confirmed). */
+  async prune(ids: readonly string[]): Promise<VmInfo[]> {
+    const removed: VmInfo[] = [];
+    for (const id of ids) {
+      const vm = this.deps.records.byId(id);
+      if (!vm || vm.state === 'running' || vm.state === 'starting' || this.live.has(id)) continue;
+      removed.push(await this.delete(vm.id));
+    }
+    return removed;
+  }
+
+  /** CPU, memory and disk use of every running VM. */
+  async stats(): Promise<(VmUsage & { name: string; id: string })[]> {
+    const running = this.deps.records.list().flatMap((vm) => {
+      const entry = this.live.get(vm.id);
+      return entry ? [{ vm, pid: entry.instance.handles.pid }] : [];
+    });
+    const paths = running.map(({ vm }) => vmPaths(this.deps.layout, vm.id));
+    const usage = await sampleUsage(
+      running.map(({ pid }, i) => ({
+        pid,
+        disks: [paths[i]?.rootOverlay ?? '', paths[i]?.workDisk ?? ''],
+      })),
+    );
+    return running.map(({ vm }, i) => ({
+      name: vm.name,
+      id: vm.id,
+      ...(usage[i] ?? { cpuPercent: 0, memoryBytes: 0, diskBytes: 0 }),
+    }));
+  }
+
+  /** The guest console log; followed until the caller aborts or the VM is deleted. */
+  async logs(
+    ref: string,
+    out: Writable,
+    options: { follow: boolean; signal: AbortSignal },
+  ): Promise<void> {
+    const vm = this.resolve(ref);
+    await streamFile(vmPaths(this.deps.layout, vm.id).consoleLog, out, {
+      ...options,
+      stillWanted: () => this.deps.records.byId(vm.id) !== undefined,
+    });
+  }
+
   // ---- daemon start and stop -------------------------------------------------------------
 
   /**
@@ -411,8 +499,9 @@ export class VmService {
       backend: this.deps.backend,
       kernels: this.deps.kernels,
       agents: this.deps.agents,
+      chooseAccel: this.deps.chooseAccel,
       logger: this.deps.logger,
-      bootTimeoutMs: this.deps.config.bootTimeoutSeconds * 1000,
+      bootTimeoutMs: this.deps.config().bootTimeoutSeconds * 1000,
     };
   }
 

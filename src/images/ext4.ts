@@ -2,6 +2,7 @@
  * Reading an ext4 image without mounting it (debugfs): stat a path, list a directory, read a
  * file. No loop devices, no root needed beyond reading the file.
  */
+import path from 'node:path';
 import { badRequest, notFound, operationFailed } from '../base/index.js';
 import { debugfs, IN_IMAGE_PATH_PATTERN } from './debugfs.js';
 
@@ -168,4 +169,23 @@ function fileType(text: string): Ext4FileType {
     default:
       return 'other';
   }
+}
+
+/**
+ * Copies a directory out of an ext4 image into `dest` (created as `dest/<basename>`), keeping
+ * modes and ownership, without mounting: used to seed a VM's work disk with the image's /root.
+ */
+export async function extractDirFromExt4(
+  image: string,
+  p: string,
+  dest: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<string> {
+  const inImage = assertInImagePath(p);
+  await debugfs(
+    image,
+    { command: `rdump ${inImage} ${dest}` },
+    options.signal ? { signal: options.signal } : {},
+  );
+  return path.join(dest, path.posix.basename(inImage));
 }

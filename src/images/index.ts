@@ -36,6 +36,7 @@ export {
   readFileFromExt4,
   statInExt4,
   listDirInExt4,
+  extractDirFromExt4,
   type Ext4Stat,
   type Ext4DirEntry,
 } from './ext4.js';

@@ -10,3 +10,4 @@ export * from './validate.js';
 export * from './names.js';
 export * from './rpc-params.js';
 export * from './agent-frames.js';
+export * from './doctor.js';

@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { BangerError } from '../../base/index.js';
-import { LIMITS, type VmRunParams, type VmRunResult } from '../../protocol/index.js';
-import type { CliContext } from '../context.js';
+import {
+  LIMITS,
+  type VmCreateParams,
+  type VmInfo,
+  type VmRunParams,
+  type VmRunResult,
+} from '../../protocol/index.js';
+import { progressOptions, type CliContext } from '../context.js';
 import { execSpecFrom, streamExec, type ExecFlags } from '../exec-stream.js';
 import { collectEnv, parseIntOption, parseSizeOption } from '../parse-options.js';
 
@@ -12,6 +18,7 @@ interface RunFlags extends ExecFlags {
   memory?: number;
   diskSize?: number;
   rm?: boolean;
+  detach?: boolean;
 }
 
 export function registerVmRun(vm: Command, ctx: CliContext): void {
@@ -41,6 +48,7 @@ export function registerVmRun(vm: Command, ctx: CliContext): void {
       parseSizeOption('--disk-size'),
     )
     .option('--rm', 'delete the VM when the command ends')
+    .option('-d, --detach', 'create and start the VM, then return (no command, no shell)')
     .option('-t, --tty', 'allocate a terminal in the guest')
     .option('-i, --interactive', 'forward stdin even when it is a terminal')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collectEnv)
@@ -51,7 +59,8 @@ export function registerVmRun(vm: Command, ctx: CliContext): void {
         '  banger vm run --rm -- cat /etc/os-release\n' +
         '  banger vm run --rm --vcpu 2 --memory 1024 -- make -j2\n' +
         '  echo hello | banger vm run --rm -- tr a-z A-Z\n' +
-        '  banger vm run --name dev          # a shell in a VM that keeps running\n',
+        '  banger vm run --name dev          # a shell in a VM that keeps running\n' +
+        '  banger vm run -d --name dev       # start it in the background\n',
     )
     .action(async (path: string | undefined, flags: RunFlags) => {
       if (path !== undefined) {
@@ -61,6 +70,10 @@ export function registerVmRun(vm: Command, ctx: CliContext): void {
         );
       }
       const argv = ctx.guestArgv ?? [];
+      if (flags.detach) {
+        await detach(ctx, flags, argv);
+        return;
+      }
       const params: VmRunParams = { rm: flags.rm ?? false, exec: execSpecFrom(argv, flags) };
       if (flags.name !== undefined) params.name = flags.name;
       if (flags.image !== undefined) params.image = flags.image;
@@ -76,4 +89,31 @@ export function registerVmRun(vm: Command, ctx: CliContext): void {
       }
       ctx.exitCode = exitCode;
     });
+}
+
+async function detach(ctx: CliContext, flags: RunFlags, argv: string[]): Promise<void> {
+  if (flags.rm)
+    throw new BangerError(
+      'bad_request',
+      '--detach and --rm cannot be combined: a detached VM is kept',
+    );
+  if (argv.length > 0) {
+    throw new BangerError(
+      'bad_request',
+      '--detach takes no command: run it later with `banger vm exec NAME -- CMD`',
+    );
+  }
+  const params: VmCreateParams = { start: true };
+  if (flags.name !== undefined) params.name = flags.name;
+  if (flags.image !== undefined) params.image = flags.image;
+  if (flags.vcpu !== undefined) params.vcpu = flags.vcpu;
+  if (flags.memory !== undefined) params.memoryMib = flags.memory;
+  if (flags.diskSize !== undefined) params.diskBytes = flags.diskSize;
+  const info = await ctx.client.call<VmInfo>('vm.create', params, progressOptions(ctx));
+  ctx.progress.done();
+  ctx.stdout.write(`${info.name}\n`);
+  ctx.stderr.write(
+    `banger: VM ${info.name} is running; open a shell with \`banger vm exec -it ${info.name} -- bash\`, ` +
+      `stop it with \`banger vm stop ${info.name}\`\n`,
+  );
 }
