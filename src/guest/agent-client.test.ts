@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -285,6 +287,59 @@ describe('flow control', () => {
     client.close();
   });
 
+  /** Sends `total` bytes on stdout as fast as the granted window allows, then FIN and EXIT. */
+  async function produce(agent: FakeAgent, channel: number, total: number): Promise<void> {
+    let sent = 0;
+    while (sent < total) {
+      const credit = AGENT_INITIAL_WINDOW + agent.granted(channel, AgentStream.stdout) - sent;
+      if (credit <= 0) {
+        await sleep(1);
+        continue;
+      }
+      const size = Math.min(credit, AGENT_MAX_PAYLOAD, total - sent);
+      agent.send(FrameType.stdout, channel, Buffer.alloc(size, sent % 251));
+      sent += size;
+    }
+    agent.send(FrameType.stdout, channel, Buffer.alloc(0), FLAG_FIN);
+    agent.send(FrameType.stderr, channel, Buffer.alloc(0), FLAG_FIN);
+    agent.send(FrameType.exit, channel, encodeExit({ kind: 'exited', code: 0 }));
+  }
+
+  it('keeps granting for a for-await consumer until the end', async () => {
+    const { agent, client } = await connected();
+    autoStart(agent);
+    const run = await client.exec({ argv: ['cat', 'big'] });
+    const total = 4 * 1024 * 1024 + 123;
+    void produce(agent, run.channel, total);
+    let got = 0;
+    for await (const chunk of run.stdout) {
+      got += (chunk as Buffer).length;
+      if (got % 3 === 0) await sleep(0);
+    }
+    expect(got).toBe(total);
+    await expect(run.exit).resolves.toEqual({ kind: 'exited', code: 0 });
+    client.close();
+  });
+
+  it('keeps granting through pipe() into a slow writable', async () => {
+    const { agent, client } = await connected();
+    autoStart(agent);
+    const run = await client.exec({ argv: ['cat', 'big'] });
+    const total = 2 * 1024 * 1024;
+    void produce(agent, run.channel, total);
+    let got = 0;
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _encoding, callback) {
+        got += chunk.length;
+        setTimeout(callback, 0);
+      },
+    });
+    await pipeline(run.stdout, slow);
+    expect(got).toBe(total);
+    client.close();
+  });
+
   it('ends only the offending session when the agent overruns its window', async () => {
     const { agent, client } = await connected();
     autoStart(agent);
@@ -303,6 +358,19 @@ describe('flow control', () => {
     agent.send(FrameType.exit, other.channel, encodeExit({ kind: 'exited', code: 0 }));
     expect(await collect(other.stdout)).toBe('fine');
     await expect(other.exit).resolves.toEqual({ kind: 'exited', code: 0 });
+    client.close();
+  });
+
+  it('treats a stdin window beyond 2^31-1 as a violation of that session', async () => {
+    const { agent, client } = await connected();
+    autoStart(agent);
+    const run = await client.exec({ argv: ['cat'] });
+    agent.send(
+      FrameType.window,
+      run.channel,
+      encodeWindow({ stream: AgentStream.stdin, increment: 0x7fffffff }),
+    );
+    await expect(run.exit).rejects.toMatchObject({ code: 'operation_failed' });
     client.close();
   });
 

@@ -6,7 +6,7 @@
  * (not errors: nothing to read them is the normal end of a pipe).
  */
 import { Writable } from 'node:stream';
-import { AGENT_MAX_PAYLOAD } from '../protocol/index.js';
+import { AGENT_MAX_PAYLOAD, AGENT_MAX_WINDOW } from '../protocol/index.js';
 
 export interface StdinLink {
   /** Sends one STDIN frame; resolves when the transport can take more. */
@@ -25,10 +25,13 @@ export class CreditedWritable extends Writable {
     this.link = link;
   }
 
-  /** The agent granted more room (the initial window counts as a grant). */
-  addCredit(bytes: number): void {
+  /** The agent granted more room (the initial window counts as a grant). False (and the
+   * grant ignored) when it would push the window past the protocol's 2^31-1 limit. */
+  addCredit(bytes: number): boolean {
+    if (this.credit + bytes > AGENT_MAX_WINDOW) return false;
     this.credit += bytes;
     this.wake();
+    return true;
   }
 
   /** The process ended or the connection is gone: discard from now on. */

@@ -247,7 +247,9 @@ export class ChannelSession implements ExecSession {
       case FrameType.window: {
         const window = decodeWindow(frame.payload);
         if (window.stream === AgentStream.stdin && this.state === 'running') {
-          this.stdin.addCredit(window.increment);
+          if (!this.stdin.addCredit(window.increment)) {
+            this.violation('a stdin window beyond 2^31-1 bytes');
+          }
         }
         return;
       }
