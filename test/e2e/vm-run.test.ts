@@ -76,3 +76,27 @@ describe('banger vm run (real microVM, agent exec)', () => {
     expect(JSON.parse(list.out)).toEqual([]);
   });
 });
+
+describe('banger vm run without a command', () => {
+  it('opens a login shell in the guest and keeps the VM, saying how to stop it', async () => {
+    const r = await home.run(['vm', 'run', '--name', 'bare'], {
+      input: 'echo "shell in $(hostname)"\nexit 5\n',
+    });
+    expect(r.code).toBe(5);
+    expect(r.out).toBe('shell in bare\n');
+    expect(r.stderr).toContain('VM bare is still running; stop it with `banger vm stop bare`');
+    expect(JSON.parse((await home.ok(['vm', 'show', 'bare', '--json'])).out)).toMatchObject({
+      state: 'running',
+    });
+    await home.ok(['vm', 'delete', 'bare']);
+  });
+
+  it('--detach starts a VM and returns; --detach refuses a command or --rm', async () => {
+    const r = await home.ok(['vm', 'run', '-d', '--name', 'bg']);
+    expect(r.out).toBe('bg\n');
+    expect((await home.ok(['vm', 'exec', 'bg', '--', 'hostname'])).out).toBe('bg\n');
+    await home.ok(['vm', 'delete', 'bg']);
+    expect((await home.run(['vm', 'run', '-d', '--', 'true'])).code).toBe(64);
+    expect((await home.run(['vm', 'run', '-d', '--rm'])).code).toBe(64);
+  });
+});

@@ -47,7 +47,11 @@ export function registerVmCreate(vm: Command, ctx: CliContext): void {
       if (flags.vcpu !== undefined) params.vcpu = flags.vcpu;
       if (flags.memory !== undefined) params.memoryMib = flags.memory;
       if (flags.diskSize !== undefined) params.diskBytes = flags.diskSize;
-      const info = await ctx.client.call<VmInfo>('vm.create', params, progressOptions(ctx));
+      const info = await ctx.client.call<VmInfo>(
+        'vm.create',
+        params,
+        progressOptions(ctx, { lines: true }),
+      );
       ctx.progress.done();
       if (flags.json) ctx.stdout.write(JSON.stringify(info, null, 2) + '\n');
       else

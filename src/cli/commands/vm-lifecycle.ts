@@ -62,7 +62,8 @@ export function registerVmLifecycle(vm: Command, ctx: CliContext): void {
         await forEachVm(
           ctx,
           refs,
-          (ref) => ctx.client.call<VmInfo>(verb.method, { ref }, progressOptions(ctx)),
+          (ref) =>
+            ctx.client.call<VmInfo>(verb.method, { ref }, progressOptions(ctx, { lines: true })),
           (_ref, info) => {
             ctx.progress.done();
             return `${verb.done} ${info.name}`;
