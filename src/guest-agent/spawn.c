@@ -52,6 +52,7 @@ static void exec_with_sh(const char *file, char **argv, char **envp)
 	for (int i = 1; i < argc; i++)
 		sh[i + 1] = argv[i];
 	execve("/bin/sh", sh, envp);
+	free(sh);
 }
 
 /* PATH search with the request's PATH (musl's execvpe would use the agent's own). */

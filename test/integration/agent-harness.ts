@@ -13,7 +13,8 @@ import { run, spawnChild } from '../../src/base/index.js';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const GUEST_DIR = path.join(REPO_ROOT, 'build', 'guest');
-export const AGENT_BIN = path.join(GUEST_DIR, 'banger-agent');
+/** BANGER_TEST_AGENT_BIN runs the tests against another build (ASan, for instance). */
+export const AGENT_BIN = process.env.BANGER_TEST_AGENT_BIN ?? path.join(GUEST_DIR, 'banger-agent');
 
 /** Builds the guest programs (make is incremental). Missing musl-gcc fails under CI=true. */
 export async function buildGuestPrograms(): Promise<boolean> {

@@ -196,9 +196,23 @@ describe.skipIf(!built)('banger-agent sessions (real binary)', () => {
     await raw.next((f) => f.type === FrameType.execStarted, 'EXEC_STARTED');
     // The pipe buffer takes 64 KiB (and that credit comes back); the window is 256 KiB more.
     for (let i = 0; i < 10; i++) raw.send(FrameType.stdin, 3, Buffer.alloc(65536));
-    const error = await raw.next((f) => f.type === FrameType.error, 'FLOW_CONTROL error');
-    expect(decodeError(error.payload).code).toBe(AgentErrorCode.flowControl);
+    const error = await raw.next(
+      (f) => f.type === FrameType.error && decodeError(f.payload).code !== AgentErrorCode.noSession,
+      'FLOW_CONTROL error',
+    );
+    expect(decodeError(error.payload)).toMatchObject({ code: AgentErrorCode.flowControl });
     await raw.next((f) => f.type === FrameType.exit && f.channel === 3, 'EXIT');
+  });
+
+  it('takes its processes along when the agent itself is killed', async () => {
+    agent = await startAgent();
+    const client = await AgentClient.connect(agent.socket, { timeoutMs: 5000 });
+    const sleeper = await client.exec({ argv: ['sleep', '300'] });
+    expect(processExists(sleeper.pid)).toBe(true);
+    agent.child.kill('SIGKILL');
+    await client.closed;
+    await expect(sleeper.exit).rejects.toMatchObject({ code: 'unavailable' });
+    await until(() => !processExists(sleeper.pid), 'the orphan to die');
   });
 
   it('acknowledges SHUTDOWN and, over the test transport, just exits', async () => {
