@@ -1,0 +1,14 @@
+/**
+ * Every metric `npm run bench` knows, in the order it runs them. To add one (exec-true vs
+ * OpenSSH, ship-repo, warm starts, kernel boot comparisons...), write bench/metrics/NAME.ts
+ * exporting a Metric and add it here.
+ */
+import { createReady } from './create-ready.js';
+import { idleMemory } from './idle-memory.js';
+import type { Metric } from './metric.js';
+import { parallel4 } from './parallel-4.js';
+import { runTrue } from './run-true.js';
+
+export const METRICS: readonly Metric[] = [runTrue, createReady, parallel4, idleMemory];
+
+export type { BenchContext, Metric } from './metric.js';
