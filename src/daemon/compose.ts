@@ -86,6 +86,9 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
         bootId: client.hello.bootId,
         exec: (request) => client.exec(request),
         shutdown: (kind) => client.shutdown(kind),
+        openTcp: (port, tcpOptions) => client.openTcp(port, tcpOptions),
+        listPorts: (listOptions) => client.listPorts(listOptions),
+        watchPorts: (listener) => client.watchPorts(listener),
         close: () => client.close(),
         closed: client.closed,
       };

@@ -4,7 +4,8 @@
  * pass fakes that implement the same shapes.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
-import type { Accel, ExitStatusInfo, TtySpec } from '../protocol/index.js';
+import type { Accel, ExitStatusInfo, ListeningPort, TtySpec } from '../protocol/index.js';
+import type { VmRecord } from '../store/index.js';
 
 export interface KernelBootFiles {
   name: string;
@@ -50,10 +51,32 @@ export interface AgentExec {
   exit: Promise<ExitStatusInfo>;
 }
 
+export interface GuestTcpOptions {
+  /** Numeric IPv4 or IPv6 address inside the guest (default 127.0.0.1). */
+  host?: string;
+  signal?: AbortSignal;
+}
+
 export interface AgentSession {
   readonly bootId: string;
   exec(request: AgentExecRequest): Promise<AgentExec>;
   shutdown(kind: 'poweroff' | 'reboot'): Promise<void>;
+  /**
+   * A byte stream to a TCP port inside the guest, carried by the agent channel (no route
+   * needed). end() half-closes towards the guest; the readable side ends when the guest side
+   * does; destroy() resets the connection. Rejects with 'unavailable' when the guest refuses
+   * the connection (details.errno, e.g. 'ECONNREFUSED'), 'precondition_failed' when the
+   * image's agent lacks the 'forward' capability, 'bad_request' for a bad port or host.
+   */
+  openTcp(port: number, options?: GuestTcpOptions): Promise<Duplex>;
+  /** The guest's listening TCP sockets (IPv4 and IPv6) right now. */
+  listPorts(options?: { signal?: AbortSignal }): Promise<ListeningPort[]>;
+  /**
+   * Calls `listener` with the full list of listening sockets now, then again each time it
+   * changes (the agent polls about every 500 ms while anyone watches). Returns the
+   * unsubscribe function. Never called after the connection closed.
+   */
+  watchPorts(listener: (ports: readonly ListeningPort[]) => void): () => void;
   close(): void;
   /** Resolves when the channel to the guest is gone. */
   readonly closed: Promise<void>;
@@ -65,4 +88,21 @@ export interface AgentConnector {
     stream: Duplex,
     options: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<AgentSession>;
+}
+
+/**
+ * A part of the daemon that takes part in every VM's life (SSH keys, port forwards, network
+ * addresses, DNS records). The VM service calls each hook of each registered part, in
+ * registration order. kernelArgs failing fails the boot; the other hooks' failures are
+ * logged and never undo the lifecycle step.
+ */
+export interface VmLifecycleHooks {
+  /** Extra kernel arguments for this boot (banger-init reads `banger.*` ones). */
+  kernelArgs?(vm: VmRecord): Promise<string[]> | string[];
+  /** The guest answered: after a boot, and when a restarted daemon adopts a running VM. */
+  started?(vm: VmRecord, agent: AgentSession): Promise<void> | void;
+  /** The VM stopped by any route: stop, kill, the VMM died, delete. Not on daemon shutdown. */
+  stopped?(vm: VmRecord): Promise<void> | void;
+  /** The VM's record and files are gone (after `stopped`). */
+  deleted?(vm: VmRecord): Promise<void> | void;
 }

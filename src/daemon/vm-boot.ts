@@ -24,6 +24,8 @@ export interface BootDeps {
   chooseAccel: AccelChooser;
   logger: Logger;
   bootTimeoutMs: number;
+  /** Kernel arguments other parts of the daemon add (VmLifecycleHooks.kernelArgs). */
+  extraKernelArgs?: ((vm: VmRecord) => Promise<string[]>) | undefined;
 }
 
 /** Kernel arguments banger adds for its own guest init (the backend adds console/timing ones). */
@@ -60,7 +62,7 @@ export async function bootVm(
     boot: {
       kernelPath: kernel.vmlinux,
       initrdPath: kernel.initrd,
-      args: guestKernelArgs(vm, hasWorkDisk),
+      args: [...guestKernelArgs(vm, hasWorkDisk), ...((await deps.extraKernelArgs?.(vm)) ?? [])],
     },
     disks,
     nics: [],

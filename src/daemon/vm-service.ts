@@ -24,7 +24,14 @@ import type {
 import type { VmRecord, VmRecords } from '../store/index.js';
 import type { VmmBackend } from '../vmm/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { AccelChooser, AgentConnector, ImageSource, KernelSource } from './ports.js';
+import type {
+  AccelChooser,
+  AgentConnector,
+  AgentSession,
+  ImageSource,
+  KernelSource,
+  VmLifecycleHooks,
+} from './ports.js';
 import { bootVm, type LiveVm } from './vm-boot.js';
 import { runExec, type ExecIo } from './vm-exec.js';
 import {
@@ -52,6 +59,8 @@ export interface VmServiceDeps {
   agents: AgentConnector;
   chooseAccel: AccelChooser;
   logger: Logger;
+  /** Parts of the daemon that follow every VM's life (ssh keys, forwards, network, DNS). */
+  hooks?: readonly VmLifecycleHooks[] | undefined;
 }
 
 export interface CallContext {
@@ -218,6 +227,7 @@ export class VmService {
         bootId: live.agent.bootId,
       });
       this.deps.logger.info('vm started', { vm: started.name, pid: live.instance.handles.pid });
+      await this.runHooks('started', started, live.agent);
       return started;
     });
   }
@@ -269,6 +279,7 @@ export class VmService {
       await this.killLocked(vm);
       await removeVmFiles(vmPaths(this.deps.layout, vm.id));
       this.deps.records.remove(vm.id);
+      await this.runHooks('deleted', vm);
       this.deps.logger.info('vm deleted', { vm: vm.name, id: vm.id });
       return { ...info, state: 'deleted', pid: null };
     });
@@ -463,7 +474,8 @@ export class VmService {
       const entry: LiveEntry = { instance, agent, stopping: false };
       this.live.set(vm.id, entry);
       this.watchExit(vm.id, entry);
-      this.deps.records.update(vm.id, { state: 'running', bootId: agent.bootId });
+      const adopted = this.deps.records.update(vm.id, { state: 'running', bootId: agent.bootId });
+      await this.runHooks('started', adopted, agent);
       this.deps.logger.info('adopted running vm', {
         vm: vm.name,
         pid: handles.pid,
@@ -502,6 +514,12 @@ export class VmService {
       chooseAccel: this.deps.chooseAccel,
       logger: this.deps.logger,
       bootTimeoutMs: this.deps.config().bootTimeoutSeconds * 1000,
+      extraKernelArgs: async (vm: VmRecord) => {
+        const args: string[] = [];
+        for (const hooks of this.deps.hooks ?? [])
+          args.push(...((await hooks.kernelArgs?.(vm)) ?? []));
+        return args;
+      },
     };
   }
 
@@ -527,7 +545,40 @@ export class VmService {
     entry.instance.detach();
     if (this.live.get(id) === entry) this.live.delete(id);
     void removeRuntimeDir(vmPaths(this.deps.layout, id));
-    return this.markStopped(id, lastError);
+    const stopped = this.markStopped(id, lastError);
+    void this.runHooks('stopped', stopped);
+    return stopped;
+  }
+
+  /** The running VM and its agent session; precondition_failed when it is not running. */
+  liveAgent(ref: string): { vm: VmRecord; agent: AgentSession } {
+    const vm = this.resolve(ref);
+    const entry = this.live.get(vm.id);
+    if (!entry || vm.state !== 'running') {
+      throw new BangerError(
+        'precondition_failed',
+        `VM ${vm.name} is not running (state: ${vm.state})`,
+        { hint: `start it with \`banger vm start ${vm.name}\`` },
+      );
+    }
+    return { vm, agent: entry.agent };
+  }
+
+  /** Calls one hook of every registered part; failures are logged, never thrown. */
+  private async runHooks(
+    which: 'started' | 'stopped' | 'deleted',
+    vm: VmRecord,
+    agent?: AgentSession,
+  ): Promise<void> {
+    for (const hooks of this.deps.hooks ?? []) {
+      try {
+        if (which === 'started' && agent) await hooks.started?.(vm, agent);
+        else if (which === 'stopped') await hooks.stopped?.(vm);
+        else if (which === 'deleted') await hooks.deleted?.(vm);
+      } catch (err) {
+        this.deps.logger.warn(`vm ${which} hook failed`, { vm: vm.name, error: errorText(err) });
+      }
+    }
   }
 
   private markStopped(id: string, lastError: string | null): VmRecord {

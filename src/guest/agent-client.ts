@@ -6,6 +6,7 @@
  * and a frame that breaks the rules of one channel ends only that session.
  */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BangerError, silentLogger, type Logger } from '../base/index.js';
 import {
@@ -17,16 +18,21 @@ import {
   FrameType,
   decodeError,
   decodeHelloAck,
+  decodePorts,
   decodeShutdown,
+  encodeForwardOpen,
   encodeFrame,
   encodeHello,
   encodeShutdown,
   frameTypeName,
   syncPreamble,
   type AgentFrame,
+  type ListeningPort,
   type ShutdownKind,
 } from '../protocol/index.js';
 import { ChannelSession, type ExecSession, type SessionLink } from './exec-session.js';
+import { PortReports } from './port-reports.js';
+import { TcpChannel } from './tcp-channel.js';
 import { encodeExecRequest, type ExecRequest } from './exec-request.js';
 import { sanitizeGuestText } from './exec-failure.js';
 
@@ -52,6 +58,18 @@ export interface AgentConnectOptions {
 const SUPPORTED_VERSIONS = { min: AGENT_PROTOCOL_VERSION, max: AGENT_PROTOCOL_VERSION };
 const MAX_CHANNEL = 0x7fffffff;
 
+/** What a live channel (an exec session or a TCP connection) needs from the dispatcher. */
+interface ChannelEndpoint {
+  onFrame(frame: AgentFrame): void;
+  fail(err: BangerError): void;
+}
+
+export interface OpenTcpOptions {
+  /** Numeric IPv4 or IPv6 address inside the guest (default 127.0.0.1). */
+  host?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
 interface PendingPing {
   resolve: (rttMs: number) => void;
   reject: (err: BangerError) => void;
@@ -67,7 +85,8 @@ export class AgentClient {
   private readonly stream: Duplex;
   private readonly decoder: FrameDecoder;
   private readonly logger: Logger;
-  private readonly sessions = new Map<number, ChannelSession>();
+  private readonly sessions = new Map<number, ChannelEndpoint>();
+  private readonly portReports: PortReports;
   private readonly pings = new Map<string, PendingPing>();
   private readonly shutdowns: (() => void)[] = [];
   private drainWaiters: (() => void)[] = [];
@@ -88,6 +107,7 @@ export class AgentClient {
       release: (channel) => this.sessions.delete(channel),
       logger,
     };
+    this.portReports = new PortReports((frame) => this.send(frame), logger);
   }
 
   /**
@@ -257,6 +277,66 @@ export class AgentClient {
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * A byte stream to a TCP port inside the guest (capability `forward`). Resolves once the
+   * guest connected; rejects with 'unavailable' when nothing listens there (details.errno
+   * 'ECONNREFUSED'), 'operation_failed' with the errno for other failures, 'bad_request'
+   * for a bad port or address, 'precondition_failed' when the agent cannot forward.
+   */
+  async openTcp(port: number, options: OpenTcpOptions = {}): Promise<Duplex> {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new BangerError(
+        'bad_request',
+        `guest port must be an integer from 1 to 65535, got ${port}`,
+      );
+    }
+    const host = options.host ?? '127.0.0.1';
+    if (net.isIP(host) === 0) {
+      throw new BangerError(
+        'bad_request',
+        `guest address ${JSON.stringify(host)} is not a numeric IPv4 or IPv6 address`,
+      );
+    }
+    this.requireCapability('forward', 'TCP forwarding');
+    if (this.reason) throw this.reason;
+    if (options.signal?.aborted) throw new BangerError('canceled', 'connection canceled');
+    const channel = this.allocateChannel();
+    const target = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+    const tcp = new TcpChannel({ channel, target, link: this.link });
+    this.sessions.set(channel, tcp);
+    this.send({
+      type: FrameType.forwardOpen,
+      channel,
+      payload: encodeForwardOpen({ port, address: host }),
+    });
+    const onAbort = (): void =>
+      tcp.cancelOpen(new BangerError('canceled', `connection to ${target} canceled`));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await tcp.opened;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** The guest's listening TCP sockets (capability `ports`). */
+  async listPorts(
+    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<ListeningPort[]> {
+    this.requireCapability('ports', 'listing ports');
+    if (this.reason) throw this.reason;
+    return this.portReports.list(options);
+  }
+
+  /**
+   * Calls `listener` with the guest's listening sockets now and after every change (the
+   * agent polls about every 500 ms while anyone watches). Returns the unsubscribe function.
+   */
+  watchPorts(listener: (ports: readonly ListeningPort[]) => void): () => void {
+    this.requireCapability('ports', 'watching ports');
+    return this.portReports.watch(listener);
   }
 
   /** Round trip to the agent, in milliseconds. */
@@ -434,6 +514,9 @@ export class AgentClient {
       }
       case FrameType.helloAck:
         return; // an answer to our repeated HELLO
+      case FrameType.ports:
+        this.portReports.onPorts(decodePorts(frame.payload));
+        return;
       default:
         this.logger.debug('control frame ignored', { type: frameTypeName(frame.type) });
     }
@@ -468,11 +551,21 @@ export class AgentClient {
     }
   }
 
+  private requireCapability(capability: string, what: string): void {
+    if (this.hello.capabilities.includes(capability)) return;
+    throw new BangerError(
+      'precondition_failed',
+      `the guest agent (${this.hello.agentVersion}) does not support ${what} (capability "${capability}")`,
+      { hint: 'rebuild the image with this version of banger (its guest programs must match)' },
+    );
+  }
+
   private terminate(reason: BangerError): void {
     if (this.reason) return;
     this.reason = reason;
-    for (const session of this.sessions.values()) session.fail(reason);
+    for (const session of [...this.sessions.values()]) session.fail(reason);
     this.sessions.clear();
+    this.portReports.fail(reason);
     for (const ping of this.pings.values()) ping.reject(reason);
     this.pings.clear();
     this.wakeDrainWaiters();

@@ -7,6 +7,9 @@
  *   run.stdout.pipe(process.stdout);          // unread output pauses the guest process
  *   run.stdin.end();                          // EOF for the process
  *   const status = await run.exit;            // { kind: 'exited', code } | { kind: 'signaled', ... }
+ *   const tcp = await agent.openTcp(22);      // Duplex to 127.0.0.1:22 in the guest
+ *   await agent.listPorts();                  // [{ family, address, port, pid?, process? }]
+ *   const stop = agent.watchPorts((ports) => ...); // now and on every change
  *   await agent.ping();                       // rtt in ms
  *   await agent.shutdown('poweroff');         // synced, init told to power off
  *   agent.close();                            // or: await agent.closed (the VMM died)
@@ -19,6 +22,11 @@
  * the guest (untrusted). Must never: trust a guest byte without checking it, buffer more than
  * one window per stream, or reach the guest any other way than the Duplex it was given.
  */
-export { AgentClient, type AgentConnectOptions, type AgentHello } from './agent-client.js';
+export {
+  AgentClient,
+  type AgentConnectOptions,
+  type AgentHello,
+  type OpenTcpOptions,
+} from './agent-client.js';
 export type { ExecSession, ExitStatus } from './exec-session.js';
 export type { ExecRequest, ExecTty } from './exec-request.js';

@@ -69,6 +69,15 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   26: 'ETXTBSY',
   36: 'ENAMETOOLONG',
   40: 'ELOOP',
+  32: 'EPIPE',
+  97: 'EAFNOSUPPORT',
+  99: 'EADDRNOTAVAIL',
+  101: 'ENETUNREACH',
+  103: 'ECONNABORTED',
+  104: 'ECONNRESET',
+  110: 'ETIMEDOUT',
+  111: 'ECONNREFUSED',
+  113: 'EHOSTUNREACH',
 };
 
 /** 'ENOENT' for 2, 'errno 95' for numbers outside the table. */

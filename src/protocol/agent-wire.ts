@@ -36,6 +36,15 @@ export const FrameType = {
   stdin: 0x20,
   stdout: 0x21,
   stderr: 0x22,
+  // capability 'ports'
+  portsList: 0x40,
+  ports: 0x41,
+  portsWatch: 0x42,
+  // capability 'forward': data rides on stdin (host to guest) and stdout (guest to host)
+  forwardOpen: 0x50,
+  forwardOpened: 0x51,
+  forwardFailed: 0x52,
+  forwardClosed: 0x53,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 export type FrameTypeCode = (typeof FrameType)[FrameTypeName];
