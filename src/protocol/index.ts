@@ -5,6 +5,7 @@
  */
 export * from './vm-launch.js';
 export * from './privileged-ops.js';
+export * from './network-ops.js';
 export * from './rpc-messages.js';
 export * from './validate.js';
 export * from './names.js';

@@ -4,6 +4,7 @@
  * install) and an in-process one (development and tests running as root). Requests are typed;
  * the implementation validates every field and builds every argv itself.
  */
+import type { NetworkOps } from './network-ops.js';
 import type { VmLaunchSpec, VmmKind } from './vm-launch.js';
 
 export interface LaunchVmmRequest {
@@ -22,7 +23,8 @@ export interface KillVmmRequest {
   startTime: number;
 }
 
-export interface PrivilegedOps {
+/** The network half (bridge, taps, namespace, NAT, network processes) is in network-ops.ts. */
+export interface PrivilegedOps extends NetworkOps {
   /** Starts the VMM for a banger VM, detached from the caller so it outlives daemon restarts. */
   launchVmm(request: LaunchVmmRequest): Promise<LaunchVmmResult>;
   /** SIGKILLs a VMM that banger launched (pid and start time must still match). */

@@ -5,3 +5,4 @@
 export * from './database.js';
 export * from './migrations.js';
 export * from './vm-records.js';
+export * from './network-leases.js';

@@ -33,4 +33,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    description: 'network leases: guest and loopback addresses, MAC and NAT per VM',
+    sql: `
+      CREATE TABLE vm_network (
+        vm_id       TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,
+        guest_ip    TEXT NOT NULL UNIQUE,
+        host_ip     TEXT NOT NULL UNIQUE,
+        mac         TEXT NOT NULL UNIQUE,
+        nat         INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+    `,
+  },
 ];
