@@ -4,8 +4,11 @@
  * are non-blocking, and per-stream credit (WINDOW frames) bounds every buffer.
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,12 +18,14 @@
 #include <sys/reboot.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "frame.h"
+#include "ports.h"
 #include "proto.h"
 #include "spawn.h"
 #include "transport.h"
@@ -40,10 +45,24 @@
 #define DISCONNECTED_POLL_MS 25
 /* If PID 1 has not powered the machine off this long after we asked, do it ourselves. */
 #define SHUTDOWN_FALLBACK_MS 15000
+/* A FORWARD_OPEN whose connect has not finished by then fails with ETIMEDOUT. */
+#define CONNECT_TIMEOUT_MS 10000
 
+enum chan_kind { CH_EXEC = 0, CH_FORWARD = 1 };
+
+/*
+ * A channel is an exec session (a process and its pipes) or a forward (one TCP socket: in_fd
+ * is the socket, out_fd[0] a dup of it, so the stdin and stdout pumps serve both kinds).
+ */
 struct channel {
 	int used;
+	int kind;
 	uint32_t id;
+	/* forward only */
+	int connecting;
+	uint64_t connect_deadline;
+	int sock_err; /* first socket error (errno), reported in FORWARD_CLOSED */
+	char target[64];
 	pid_t pid;
 	int reaped, wstatus;
 	int tty;
@@ -75,6 +94,11 @@ static uint8_t session_nonce[BP_NONCE_SIZE];
 static int no_session_reported;
 static int bad_frame_reported;
 static int sigfd = -1;
+/* PORTS_WATCH: the interval (0: nobody watches), the next poll, the last report sent. */
+static unsigned ports_watch_ms;
+static uint64_t ports_next_at;
+static struct port_list ports_last, ports_now;
+static uint8_t ports_payload[12 + PORTS_MAX * PORTS_ENTRY_SIZE];
 static uint64_t shutdown_fallback_at;
 static int shutdown_kind;
 
@@ -166,9 +190,39 @@ static void chan_kill(struct channel *c, int sig)
 		kill(c->pid, sig);
 }
 
-/* EXIT goes out only once the process is reaped and both output streams reached EOF. */
+static void send_forward_status(uint8_t type, uint32_t id, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void send_forward_status(uint8_t type, uint32_t id, int err, const char *fmt, ...)
+{
+	uint8_t p[4 + 300];
+	bp_put32(p, (uint32_t)err);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf((char *)p + 4, sizeof(p) - 4, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(p) - 5)
+		n = (int)(sizeof(p) - 5);
+	put_frame(type, 0, id, p, 4 + (size_t)n);
+}
+
+/* EXIT goes out only once the process is reaped and both output streams reached EOF; a
+ * forward ends (FORWARD_CLOSED) once both directions did, or at its first socket error. */
 static void chan_maybe_finish(struct channel *c)
 {
+	if (c->kind == CH_FORWARD) {
+		if (!c->out_done[0] || !(c->in_fin_applied || c->in_dropped))
+			return;
+		if (c->sock_err)
+			send_forward_status(BP_FORWARD_CLOSED, c->id, c->sock_err, "%s: %s", c->target,
+					    strerror(c->sock_err));
+		else
+			send_forward_status(BP_FORWARD_CLOSED, c->id, 0, "%s", "");
+		log_debug("channel %u: forward to %s closed (%d)", c->id, c->target, c->sock_err);
+		chan_free(c);
+		return;
+	}
 	if (!c->reaped || !c->out_done[0] || !c->out_done[1])
 		return;
 	uint8_t p[8] = {0};
@@ -207,11 +261,33 @@ static void stdin_drop(struct channel *c)
 	stdin_consumed(c, n);
 }
 
+/* A forward's socket failed (reset, unreachable...): both directions are over. */
+static void forward_fail(struct channel *c, int err)
+{
+	if (!c->sock_err)
+		c->sock_err = err ? err : EIO;
+	if (!c->out_done[0]) {
+		close_fd(&c->out_fd[0]);
+		c->out_done[0] = 1;
+		put_frame(BP_STDOUT, BP_FLAG_FIN, c->id, NULL, 0);
+	}
+	stdin_drop(c);
+	chan_maybe_finish(c);
+}
+
 static void stdin_apply_fin(struct channel *c)
 {
 	if (!c->in_fin || c->in_fin_applied || buf_len(&c->inq) > 0)
 		return;
 	c->in_fin_applied = 1;
+	if (c->kind == CH_FORWARD) {
+		/* half-close: the guest's peer reads EOF, and may still answer */
+		if (c->in_fd >= 0)
+			shutdown(c->in_fd, SHUT_WR);
+		close_fd(&c->in_fd);
+		chan_maybe_finish(c);
+		return;
+	}
 	if (!c->tty || c->in_fd < 0) {
 		close_fd(&c->in_fd);
 		return;
@@ -243,6 +319,10 @@ static void stdin_pump(struct channel *c)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
+		if (c->kind == CH_FORWARD) {
+			forward_fail(c, n < 0 ? errno : EIO);
+			return;
+		}
 		stdin_drop(c); /* EPIPE, EIO: nobody reads */
 		return;
 	}
@@ -267,6 +347,10 @@ static void output_pump(struct channel *c, int which)
 		c->out_credit[which] -= (uint32_t)n;
 		return;
 	}
+	if (n < 0 && c->kind == CH_FORWARD) {
+		forward_fail(c, errno);
+		return;
+	}
 	/* 0: EOF; EIO: the pty's last slave fd closed. */
 	close_fd(&c->out_fd[which]);
 	c->out_done[which] = 1;
@@ -288,6 +372,7 @@ static void session_reset(void)
 	}
 	buf_clear(&outq);
 	session_active = 0;
+	ports_watch_ms = 0;
 }
 
 static void reap_children(void)
@@ -336,7 +421,8 @@ static void send_hello_ack(const uint8_t *nonce)
 		put_record(p, &off, sizeof(p), BP_REC_KERNEL, u.release);
 		put_record(p, &off, sizeof(p), BP_REC_HOSTNAME, u.nodename);
 	}
-	static const char *const caps[] = {"exec", "pty", "signal", "resize", "shutdown"};
+	static const char *const caps[] = {"exec",     "pty",   "signal", "resize",
+					   "shutdown", "ports", "forward"};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		put_record(p, &off, sizeof(p), BP_REC_CAPABILITY, caps[i]);
 	put_frame(BP_HELLO_ACK, 0, 0, p, off);
@@ -546,6 +632,203 @@ out:
 	free(term);
 }
 
+/* ---- forward ----------------------------------------------------------------------------- */
+
+static struct channel *chan_alloc(void)
+{
+	for (int i = 0; i < MAX_CHANNELS; i++)
+		if (!chans[i].used)
+			return &chans[i];
+	return NULL;
+}
+
+/* The socket is connected: FORWARD_OPENED, then bytes flow with fresh windows. */
+static void forward_opened(struct channel *c)
+{
+	c->connecting = 0;
+	c->out_fd[0] = fcntl(c->in_fd, F_DUPFD_CLOEXEC, 3);
+	if (c->out_fd[0] < 0) {
+		int err = errno;
+		send_forward_status(BP_FORWARD_FAILED, c->id, err, "%s: %s", c->target, strerror(err));
+		chan_free(c);
+		return;
+	}
+	int one = 1;
+	setsockopt(c->in_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->in_window = BP_INITIAL_WINDOW;
+	c->out_credit[0] = BP_INITIAL_WINDOW;
+	put_frame(BP_FORWARD_OPENED, 0, c->id, NULL, 0);
+	log_debug("channel %u: connected to %s", c->id, c->target);
+}
+
+static void forward_connect_failed(struct channel *c, int err)
+{
+	send_forward_status(BP_FORWARD_FAILED, c->id, err, "connect to %s: %s", c->target,
+			    strerror(err));
+	log_debug("channel %u: connect to %s failed: %s", c->id, c->target, strerror(err));
+	chan_free(c);
+}
+
+/* poll() said the pending connect finished, one way or the other. */
+static void forward_connect_done(struct channel *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(c->in_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err)
+		forward_connect_failed(c, err);
+	else
+		forward_opened(c);
+}
+
+static void handle_forward_open(const struct frame *f)
+{
+	uint32_t id = f->channel;
+	if (id == 0) {
+		send_error(0, BP_ERR_BAD_PAYLOAD, f->type, "FORWARD_OPEN on channel 0");
+		return;
+	}
+	if (chan_find(id)) {
+		send_error(id, BP_ERR_CHANNEL_IN_USE, f->type, "channel %u is in use", id);
+		return;
+	}
+	if (f->length < 4) {
+		send_forward_status(BP_FORWARD_FAILED, id, EINVAL, "malformed FORWARD_OPEN payload");
+		return;
+	}
+	uint16_t port = bp_get16(f->payload);
+	char addr[64] = "127.0.0.1";
+	for (size_t off = 4; off < f->length;) {
+		uint8_t tag = f->payload[off];
+		const uint8_t *value = f->payload + off + 1;
+		const uint8_t *end =
+			off + 1 < f->length ? memchr(value, 0, f->length - off - 1) : NULL;
+		if (!end) {
+			send_forward_status(BP_FORWARD_FAILED, id, EINVAL, "malformed FORWARD_OPEN record");
+			return;
+		}
+		size_t n = (size_t)(end - value);
+		if (tag == BP_REC_ADDRESS) {
+			if (n == 0 || n >= sizeof(addr)) {
+				send_forward_status(BP_FORWARD_FAILED, id, EINVAL, "bad address record");
+				return;
+			}
+			memcpy(addr, value, n);
+			addr[n] = 0;
+		}
+		off = (size_t)(end - f->payload) + 1;
+	}
+	if (port == 0) {
+		send_forward_status(BP_FORWARD_FAILED, id, EINVAL, "port 0 is not a port");
+		return;
+	}
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	socklen_t sslen;
+	int family;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+		family = AF_INET;
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		sslen = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		family = AF_INET6;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		sslen = sizeof(*in6);
+	} else {
+		send_forward_status(BP_FORWARD_FAILED, id, EINVAL,
+				    "%s is not a numeric IPv4 or IPv6 address", addr);
+		return;
+	}
+	struct channel *c = chan_alloc();
+	if (!c) {
+		send_forward_status(BP_FORWARD_FAILED, id, EAGAIN,
+				    "too many channels open at once (%d)", MAX_CHANNELS);
+		return;
+	}
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int err = errno;
+		send_forward_status(BP_FORWARD_FAILED, id, err, "socket: %s", strerror(err));
+		return;
+	}
+	memset(c, 0, sizeof(*c));
+	c->used = 1;
+	c->kind = CH_FORWARD;
+	c->id = id;
+	c->in_fd = fd;
+	c->out_fd[0] = c->out_fd[1] = -1;
+	c->out_done[1] = 1; /* no second output stream */
+	c->in_line_start = 1;
+	snprintf(c->target, sizeof(c->target), family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr,
+		 (unsigned)port);
+	int r;
+	do
+		r = connect(fd, (struct sockaddr *)&ss, sslen);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		forward_opened(c);
+	} else if (errno == EINPROGRESS) {
+		c->connecting = 1;
+		c->connect_deadline = now_ms() + CONNECT_TIMEOUT_MS;
+	} else {
+		forward_connect_failed(c, errno);
+	}
+}
+
+/* ---- ports -------------------------------------------------------------------------------- */
+
+static void send_ports(struct port_list *list, uint32_t request_id)
+{
+	ports_resolve(list, &ports_last);
+	size_t n = ports_encode(list, request_id, ports_payload);
+	put_frame(BP_PORTS, 0, 0, ports_payload, n);
+}
+
+static void handle_ports_list(const struct frame *f)
+{
+	if (f->length < 4) {
+		send_error(0, BP_ERR_BAD_PAYLOAD, f->type, "PORTS_LIST payload too short");
+		return;
+	}
+	ports_scan(&ports_now);
+	send_ports(&ports_now, bp_get32(f->payload));
+}
+
+/* Polls now and then, and reports only changes: the first report of a watch always goes. */
+static void ports_poll(int force)
+{
+	ports_scan(&ports_now);
+	if (!force && ports_equal(&ports_now, &ports_last))
+		return;
+	send_ports(&ports_now, 0);
+	memcpy(&ports_last, &ports_now, sizeof(ports_last));
+}
+
+static void handle_ports_watch(const struct frame *f)
+{
+	if (f->length < 4) {
+		send_error(0, BP_ERR_BAD_PAYLOAD, f->type, "PORTS_WATCH payload too short");
+		return;
+	}
+	uint32_t ms = bp_get32(f->payload);
+	if (ms == 0) {
+		ports_watch_ms = 0;
+		return;
+	}
+	if (ms < BP_PORTS_WATCH_MIN_MS)
+		ms = BP_PORTS_WATCH_MIN_MS;
+	if (ms > BP_PORTS_WATCH_MAX_MS)
+		ms = BP_PORTS_WATCH_MAX_MS;
+	ports_watch_ms = ms;
+	ports_poll(1);
+	ports_next_at = now_ms() + ms;
+}
+
 static void handle_stdin(struct channel *c, const struct frame *f)
 {
 	if (f->length > c->in_window) {
@@ -589,6 +872,14 @@ static void handle_window(struct channel *c, const struct frame *f)
 
 static void handle_close(struct channel *c)
 {
+	if (c->kind == CH_FORWARD) {
+		/* The host gave up on the connection: reset it, as a killed client would. */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		if (c->in_fd >= 0)
+			setsockopt(c->in_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		else if (c->out_fd[0] >= 0)
+			setsockopt(c->out_fd[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	c->host_closed = 1;
 	chan_kill(c, SIGKILL);
 	for (int i = 0; i < 2; i++) {
@@ -716,6 +1007,15 @@ static void handle_frame(const struct frame *f)
 	case BP_EXEC:
 		handle_exec(f);
 		return;
+	case BP_FORWARD_OPEN:
+		handle_forward_open(f);
+		return;
+	case BP_PORTS_LIST:
+		handle_ports_list(f);
+		return;
+	case BP_PORTS_WATCH:
+		handle_ports_watch(f);
+		return;
 	case BP_STDIN:
 	case BP_WINDOW:
 	case BP_CLOSE:
@@ -819,7 +1119,7 @@ static void usage(void)
 		"                    [--vsock-port N] [--connect-unix PATH] [--verbose] [--version]\n");
 }
 
-enum role { R_TRANSPORT, R_LISTEN, R_SIGNAL, R_STDIN, R_STDOUT, R_STDERR };
+enum role { R_TRANSPORT, R_LISTEN, R_SIGNAL, R_STDIN, R_STDOUT, R_STDERR, R_CONNECT };
 
 int main(int argc, char **argv)
 {
@@ -915,10 +1215,24 @@ int main(int argc, char **argv)
 			timeout = DISCONNECTED_POLL_MS;
 		}
 		int out_room = buf_len(&outq) < OUTQ_SOFT;
+		uint64_t now = now_ms();
 		for (int i = 0; i < MAX_CHANNELS; i++) {
 			struct channel *c = &chans[i];
 			if (!c->used)
 				continue;
+			if (c->connecting) {
+				if (now >= c->connect_deadline) {
+					forward_connect_failed(c, ETIMEDOUT);
+					continue;
+				}
+				int left = (int)(c->connect_deadline - now);
+				if (timeout < 0 || left < timeout)
+					timeout = left;
+				pfd[n] = (struct pollfd){.fd = c->in_fd, .events = POLLOUT};
+				what[n].role = R_CONNECT;
+				what[n++].c = c;
+				continue;
+			}
 			for (int s = 0; s < 2; s++) {
 				if (c->out_fd[s] >= 0 && c->out_credit[s] > 0 && out_room) {
 					pfd[n] = (struct pollfd){.fd = c->out_fd[s], .events = POLLIN};
@@ -932,8 +1246,12 @@ int main(int argc, char **argv)
 				what[n++].c = c;
 			}
 		}
+		if (ports_watch_ms && session_active) {
+			int left = now >= ports_next_at ? 0 : (int)(ports_next_at - now);
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+		}
 		if (shutdown_fallback_at) {
-			uint64_t now = now_ms();
 			int left = now >= shutdown_fallback_at ? 0 : (int)(shutdown_fallback_at - now);
 			if (timeout < 0 || left < timeout)
 				timeout = left;
@@ -952,6 +1270,12 @@ int main(int argc, char **argv)
 		}
 		if (tp.kind == TRANSPORT_VIRTIO && !tp.connected)
 			transport_probe(&tp);
+		if (ports_watch_ms && session_active && now_ms() >= ports_next_at) {
+			/* no report piles up while nobody reads: skip a round if output is backed up */
+			if (buf_len(&outq) < OUTQ_SOFT)
+				ports_poll(0);
+			ports_next_at = now_ms() + ports_watch_ms;
+		}
 		for (int i = 0; i < n && r > 0; i++) {
 			short rev = pfd[i].revents;
 			if (!rev)
@@ -989,6 +1313,10 @@ int main(int argc, char **argv)
 			case R_STDIN:
 				if (c->used && c->in_fd == pfd[i].fd)
 					stdin_pump(c);
+				break;
+			case R_CONNECT:
+				if (c->used && c->connecting && c->in_fd == pfd[i].fd)
+					forward_connect_done(c);
 				break;
 			}
 		}

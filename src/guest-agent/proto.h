@@ -51,6 +51,15 @@ enum bp_type {
 	BP_STDIN = 0x20,  /* stream 0 */
 	BP_STDOUT = 0x21, /* stream 1 */
 	BP_STDERR = 0x22, /* stream 2 */
+	/* capability "ports" */
+	BP_PORTS_LIST = 0x40,
+	BP_PORTS = 0x41,
+	BP_PORTS_WATCH = 0x42,
+	/* capability "forward": data on STDIN (to the guest) and STDOUT (from it) */
+	BP_FORWARD_OPEN = 0x50,
+	BP_FORWARD_OPENED = 0x51,
+	BP_FORWARD_FAILED = 0x52,
+	BP_FORWARD_CLOSED = 0x53,
 };
 
 #define BP_FLAG_FIN 0x01
@@ -69,6 +78,11 @@ enum bp_stream { BP_STREAM_STDIN = 0, BP_STREAM_STDOUT = 1, BP_STREAM_STDERR = 2
 #define BP_REC_CAPABILITY 'C'
 #define BP_REC_KERNEL 'K'
 #define BP_REC_HOSTNAME 'H'
+#define BP_REC_ADDRESS 'A' /* FORWARD_OPEN */
+
+/* PORTS_WATCH interval bounds (ms); 0 stops the watch. */
+#define BP_PORTS_WATCH_MIN_MS 100
+#define BP_PORTS_WATCH_MAX_MS 60000
 
 enum bp_exec_stage {
 	BP_STAGE_REQUEST = 1, /* the request itself is invalid */
