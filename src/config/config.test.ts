@@ -17,6 +17,7 @@ describe('parseConfig', () => {
       vmm: 'qemu',
       bootTimeoutSeconds: 30,
       vmDefaults: { vcpu: 2, memoryMib: 1024, diskSizeBytes: 8 * 1024 ** 3 },
+      network: DEFAULT_CONFIG.network,
     });
   });
 

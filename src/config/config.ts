@@ -5,6 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { BangerError, LOG_LEVELS, type LogLevel } from '../base/index.js';
+import {
+  DEFAULT_NETWORK_CONFIG,
+  NETWORK_CONFIG_KEYS,
+  parseNetworkConfig,
+  type NetworkConfig,
+} from './network-config.js';
 
 export interface VmDefaults {
   vcpu: number;
@@ -20,6 +26,7 @@ export interface BangerConfig {
   vmDefaults: VmDefaults;
   /** How long a booting guest may take to answer the agent handshake. */
   bootTimeoutSeconds: number;
+  network: NetworkConfig;
 }
 
 export const VCPU_RANGE = { min: 1, max: 32 } as const;
@@ -32,6 +39,7 @@ export const DEFAULT_CONFIG: BangerConfig = {
   vmm: 'auto',
   vmDefaults: { vcpu: 1, memoryMib: 512, diskSizeBytes: 4 * 1024 ** 3 },
   bootTimeoutSeconds: 60,
+  network: DEFAULT_NETWORK_CONFIG,
 };
 
 /** Documentation of every key, used by `banger config` help and the docs. */
@@ -68,6 +76,7 @@ export const CONFIG_KEYS: readonly { key: string; type: string; default: string;
     default: '"4G"',
     doc: 'work disk size, e.g. "4G", "512M"',
   },
+  ...NETWORK_CONFIG_KEYS,
 ];
 
 /** Loads and validates a config file; a missing file means all defaults. */
@@ -164,6 +173,9 @@ export function parseConfig(text: string, file = 'config.toml'): BangerConfig {
               throw bad(full, 'is not a known key');
           }
         }
+        break;
+      case 'network':
+        config.network = parseNetworkConfig(value, bad);
         break;
       default:
         throw bad(key, 'is not a known key');
