@@ -18,6 +18,26 @@ describe('parseConfig', () => {
       bootTimeoutSeconds: 30,
       vmDefaults: { vcpu: 2, memoryMib: 1024, diskSizeBytes: 8 * 1024 ** 3 },
       network: DEFAULT_CONFIG.network,
+      catalog: DEFAULT_CONFIG.catalog,
+      oci: DEFAULT_CONFIG.oci,
+    });
+  });
+
+  it('reads the catalog and oci tables', () => {
+    const config = parseConfig(
+      '[catalog]\nimages_url = "http://127.0.0.1:8080/images.json"\nkernels_url = ""\n' +
+        '[oci]\ninsecure_registries = ["registry.lan:5000"]\nmax_entries = 1000\n' +
+        'max_unpacked_size = "2G"\ndevice_nodes = "none"\n',
+    );
+    expect(config.catalog).toEqual({
+      imagesUrl: 'http://127.0.0.1:8080/images.json',
+      kernelsUrl: '',
+    });
+    expect(config.oci).toEqual({
+      insecureRegistries: ['registry.lan:5000'],
+      maxEntries: 1000,
+      maxUnpackedBytes: 2 * 1024 ** 3,
+      deviceNodes: 'none',
     });
   });
 
@@ -31,6 +51,14 @@ describe('parseConfig', () => {
     ['vmm = "xen"\n', 'vmm must be "auto", "qemu" or "firecracker"'],
     ['default_image = "../etc"\n', 'default_image must be an image name'],
     ['vm_defaults = [oops\n', 'does not parse as TOML'],
+    ['[catalog]\nimages_url = "ftp://x/y.json"\n', 'catalog.images_url must be an http(s) URL'],
+    ['[catalog]\nmirror = "x"\n', 'catalog.mirror is not a known key'],
+    ['catalog = 3\n', 'catalog must be a table'],
+    ['[oci]\ninsecure_registries = "x"\n', 'oci.insecure_registries must be a list'],
+    ['[oci]\ninsecure_registries = ["a b"]\n', 'oci.insecure_registries must be a list'],
+    ['[oci]\nmax_entries = 5\n', 'oci.max_entries must be an integer from 100'],
+    ['[oci]\nmax_unpacked_size = "lots"\n', 'is not a size'],
+    ['[oci]\ndevice_nodes = "some"\n', 'oci.device_nodes must be "safe", "none" or "all"'],
   ])('refuses %j naming the key and the rule', (text, message) => {
     expect(() => parseConfig(text, '/x/config.toml')).toThrow(message);
   });

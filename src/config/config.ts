@@ -19,6 +19,26 @@ export interface VmDefaults {
   diskSizeBytes: number;
 }
 
+/** Where `image pull NAME` and `kernel pull NAME` look up ready-made bundles. */
+export interface CatalogConfig {
+  /** URL of the image catalog's JSON index ('' = no catalog). */
+  imagesUrl: string;
+  /** URL of the kernel catalog's JSON index ('' = no catalog). */
+  kernelsUrl: string;
+}
+
+/** Pulling from OCI registries: transport and the limits a hostile image runs into. */
+export interface OciConfig {
+  /** host[:port] of registries reached over plain HTTP (loopback registries always are). */
+  insecureRegistries: string[];
+  /** Entries over all layers of one image. */
+  maxEntries: number;
+  /** Bytes of file content over all layers of one image. */
+  maxUnpackedBytes: number;
+  /** Device nodes an image may carry: "safe" (null, zero, tty...), "none", or "all". */
+  deviceNodes: 'safe' | 'none' | 'all';
+}
+
 export interface BangerConfig {
   logLevel: LogLevel;
   defaultImage: string;
@@ -27,6 +47,8 @@ export interface BangerConfig {
   /** How long a booting guest may take to answer the agent handshake. */
   bootTimeoutSeconds: number;
   network: NetworkConfig;
+  catalog: CatalogConfig;
+  oci: OciConfig;
 }
 
 export const VCPU_RANGE = { min: 1, max: 32 } as const;
@@ -40,6 +62,13 @@ export const DEFAULT_CONFIG: BangerConfig = {
   vmDefaults: { vcpu: 1, memoryMib: 512, diskSizeBytes: 4 * 1024 ** 3 },
   bootTimeoutSeconds: 60,
   network: DEFAULT_NETWORK_CONFIG,
+  catalog: { imagesUrl: '', kernelsUrl: '' },
+  oci: {
+    insecureRegistries: [],
+    maxEntries: 65_536,
+    maxUnpackedBytes: 8 * 1024 ** 3,
+    deviceNodes: 'safe',
+  },
 };
 
 /** Documentation of every key, used by `banger config` help and the docs. */
@@ -75,6 +104,42 @@ export const CONFIG_KEYS: readonly { key: string; type: string; default: string;
     type: 'string',
     default: '"4G"',
     doc: 'work disk size, e.g. "4G", "512M"',
+  },
+  {
+    key: 'catalog.images_url',
+    type: 'string (URL)',
+    default: '""',
+    doc: 'JSON index of ready-made image bundles for `image pull NAME` ("" = none)',
+  },
+  {
+    key: 'catalog.kernels_url',
+    type: 'string (URL)',
+    default: '""',
+    doc: 'JSON index of kernel bundles for `kernel pull NAME` ("" = none)',
+  },
+  {
+    key: 'oci.insecure_registries',
+    type: 'list of strings',
+    default: '[]',
+    doc: 'registries (host:port) reached over plain HTTP; loopback registries always are',
+  },
+  {
+    key: 'oci.max_entries',
+    type: 'integer',
+    default: '65536',
+    doc: 'most tar entries over all layers of one pulled image (100-10000000)',
+  },
+  {
+    key: 'oci.max_unpacked_size',
+    type: 'string',
+    default: '"8G"',
+    doc: 'most bytes of file content in one pulled image, e.g. "8G"',
+  },
+  {
+    key: 'oci.device_nodes',
+    type: 'string',
+    default: '"safe"',
+    doc: 'device nodes a pulled image may carry: safe (null, zero, tty...), none, all',
   },
   ...NETWORK_CONFIG_KEYS,
 ];
@@ -174,6 +239,12 @@ export function parseConfig(text: string, file = 'config.toml'): BangerConfig {
           }
         }
         break;
+      case 'catalog':
+        parseCatalog(table(value, key, bad), config.catalog, bad);
+        break;
+      case 'oci':
+        parseOci(table(value, key, bad), config.oci, bad);
+        break;
       case 'network':
         config.network = parseNetworkConfig(value, bad);
         break;
@@ -182,6 +253,75 @@ export function parseConfig(text: string, file = 'config.toml'): BangerConfig {
     }
   }
   return config;
+}
+
+type Bad = (key: string, rule: string) => BangerError;
+
+function table(value: unknown, key: string, bad: Bad): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw bad(key, 'must be a table');
+  return value as Record<string, unknown>;
+}
+
+function parseCatalog(raw: Record<string, unknown>, out: CatalogConfig, bad: Bad): void {
+  for (const [sub, value] of Object.entries(raw)) {
+    const full = `catalog.${sub}`;
+    if (sub !== 'images_url' && sub !== 'kernels_url') throw bad(full, 'is not a known key');
+    if (typeof value !== 'string' || (value !== '' && !isHttpUrl(value))) {
+      throw bad(full, `must be an http(s) URL or "" (got ${JSON.stringify(value)})`);
+    }
+    if (sub === 'images_url') out.imagesUrl = value;
+    else out.kernelsUrl = value;
+  }
+}
+
+function parseOci(raw: Record<string, unknown>, out: OciConfig, bad: Bad): void {
+  for (const [sub, value] of Object.entries(raw)) {
+    const full = `oci.${sub}`;
+    switch (sub) {
+      case 'insecure_registries':
+        if (
+          !Array.isArray(value) ||
+          value.length > 64 ||
+          !value.every(
+            (v) => typeof v === 'string' && /^[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?$/.test(v),
+          )
+        ) {
+          throw bad(
+            full,
+            'must be a list of at most 64 registry hosts such as "registry.lan:5000"',
+          );
+        }
+        out.insecureRegistries = value as string[];
+        break;
+      case 'max_entries':
+        out.maxEntries = intInRange(value, 100, 10_000_000, () =>
+          bad(full, 'must be an integer from 100 to 10000000'),
+        );
+        break;
+      case 'max_unpacked_size':
+        if (typeof value !== 'string') throw bad(full, 'must be a size string such as "8G"');
+        out.maxUnpackedBytes = parseSize(value, full);
+        break;
+      case 'device_nodes':
+        if (value !== 'safe' && value !== 'none' && value !== 'all') {
+          throw bad(full, `must be "safe", "none" or "all" (got ${JSON.stringify(value)})`);
+        }
+        out.deviceNodes = value;
+        break;
+      default:
+        throw bad(full, 'is not a known key');
+    }
+  }
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !/[\s\0]/.test(text);
+  } catch {
+    return false;
+  }
 }
 
 function intInRange(value: unknown, min: number, max: number, fail: () => BangerError): number {

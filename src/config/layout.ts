@@ -43,6 +43,10 @@ export interface Layout {
   guestBinDir: string;
   /** Cached host probe verdicts (KVM usable or not). */
   probeCacheFile: string;
+  /** OCI blobs by digest (blobs/sha256/<hex>) and resumable partial downloads, shared by images. */
+  ociCacheDir: string;
+  /** Downloaded catalog bundles (image and kernel .tar.zst), by sha256. */
+  bundleCacheDir: string;
 }
 
 export interface LayoutInputs {
@@ -106,6 +110,8 @@ export function resolveLayout(inputs: LayoutInputs = {}): Layout {
     logsDir: path.join(stateDir, 'logs'),
     guestBinDir: env.BANGER_GUEST_DIR ?? path.join(packageRoot(), 'build', 'guest'),
     probeCacheFile: path.join(cacheDir, 'host-probe.json'),
+    ociCacheDir: path.join(cacheDir, 'oci'),
+    bundleCacheDir: path.join(cacheDir, 'bundles'),
   };
 }
 

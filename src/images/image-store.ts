@@ -36,6 +36,27 @@ import { parseLock } from './package-lock.js';
 import { checkRootfsFile, registerImageFile } from './register-image.js';
 import { createScratchDir, publishDir, removeScratchDir } from './scratch-dir.js';
 import type { StepTimings } from './step-timer.js';
+import { describeSsh, type Userland } from './userland.js';
+import { BlobCache } from './oci/blob-cache.js';
+import {
+  checkCredentials,
+  dockerConfigFile,
+  lookupDockerConfig,
+  type Credentials,
+} from './oci/credentials.js';
+import { DEFAULT_LAYER_LIMITS, type LayerLimits } from './oci/layer-policy.js';
+import { pullOciImage } from './oci/oci-pull.js';
+import {
+  defaultImageName,
+  isLoopbackRegistry,
+  parseImageReference,
+  type ImageReference,
+} from './oci/reference.js';
+import type { CatalogEntry } from './catalog/catalog-index.js';
+import { installImageBundle } from './catalog/catalog-pull.js';
+import { httpSource } from './catalog/http-source.js';
+import { exportImage, type ExportResult } from './image-export.js';
+import { promoteImage } from './image-promote.js';
 
 /** The recipes `build` knows, by image name. */
 export const BUILD_RECIPES = ['debian-bookworm'] as const;
@@ -46,12 +67,21 @@ export const DEFAULT_KERNEL = 'debian';
 export const BUILD_HINT = 'banger image build debian-bookworm';
 
 /** Names of the store's own entries in the shared tmp dir (see `sweepScratch`). */
-const SCRATCH_PREFIX = { build: 'image-build-', register: 'image-register-' } as const;
+const SCRATCH_PREFIX = {
+  build: 'image-build-',
+  register: 'image-register-',
+  pull: 'image-pull-',
+  promote: 'image-promote-',
+} as const;
+type ScratchKind = keyof typeof SCRATCH_PREFIX;
 const REMOVED_PREFIX = 'removed-image-';
-const SCRATCH_PREFIXES = [SCRATCH_PREFIX.build, SCRATCH_PREFIX.register, REMOVED_PREFIX];
+const SCRATCH_PREFIXES = [...Object.values(SCRATCH_PREFIX), REMOVED_PREFIX];
+/** Where OCI and catalog images carry banger's programs: the kernel command line runs /sbin/banger-init. */
+const PULLED_GUEST_DIR = '/sbin';
 
 export interface ImageStoreOptions {
-  layout: Pick<Layout, 'imagesDir' | 'tmpDir' | 'guestBinDir'>;
+  layout: Pick<Layout, 'imagesDir' | 'tmpDir' | 'guestBinDir'> &
+    Partial<Pick<Layout, 'ociCacheDir' | 'bundleCacheDir'>>;
   /** Where the built guest programs are (default layout.guestBinDir). */
   guestBinDir?: string;
   /** Clock for createdAt and the default SOURCE_DATE_EPOCH (tests). */
@@ -93,6 +123,42 @@ export interface RegisterOptions {
   signal?: AbortSignal;
 }
 
+export interface OciPullOptions {
+  /** An image reference: python:3.12, ghcr.io/org/app@sha256:... */
+  ref: string;
+  /** Image name (default: from the reference, e.g. python-3.12). */
+  name?: string;
+  kernel?: string;
+  /** Explicit credentials; otherwise the Docker config is searched. */
+  credentials?: Credentials;
+  /** Docker config to search (default $DOCKER_CONFIG/config.json or ~/.docker/config.json). */
+  dockerConfigFile?: string;
+  /** Registries reached over plain HTTP besides loopback ones. */
+  insecureRegistries?: readonly string[];
+  limits?: Partial<LayerLimits>;
+  onProgress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+export interface CatalogPullOptions {
+  entry: CatalogEntry;
+  catalogUrl: string;
+  /** Image name (default: the entry's). */
+  name?: string;
+  /** Kernel (default: the entry's, else the default kernel). */
+  kernel?: string;
+  onProgress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+export interface CachePruneResult {
+  dryRun: boolean;
+  /** Cached blobs and bundles removed (or that would be). */
+  blobs: number;
+  freedBytes: number;
+  dirs: string[];
+}
+
 export interface ImageResult {
   image: ImageRecord;
   /** How long each step took (ms): build time is reported, not guessed. */
@@ -103,13 +169,234 @@ export class ImageStore {
   readonly imagesDir: string;
   readonly tmpDir: string;
   readonly guestBinDir: string;
+  /** OCI blobs shared by every pulled image. */
+  readonly blobs: BlobCache;
+  /** Downloaded catalog bundles (kernel bundles too), by sha256. */
+  readonly bundles: BlobCache;
   private readonly now: () => Date;
+  /** Pulls in flight, by name and reference: a second identical pull joins the first. */
+  private readonly pulls = new Map<string, Promise<ImageResult>>();
 
   constructor(options: ImageStoreOptions) {
     this.imagesDir = options.layout.imagesDir;
     this.tmpDir = options.layout.tmpDir;
     this.guestBinDir = options.guestBinDir ?? options.layout.guestBinDir;
     this.now = options.now ?? (() => new Date());
+    const cacheRoot = path.join(path.dirname(this.tmpDir), 'cache');
+    this.blobs = new BlobCache(options.layout.ociCacheDir ?? path.join(cacheRoot, 'oci'));
+    this.bundles = new BlobCache(options.layout.bundleCacheDir ?? path.join(cacheRoot, 'bundles'));
+  }
+
+  /**
+   * Pulls an OCI image (linux/amd64) from its registry into image `name`. Concurrent pulls of
+   * the same reference under the same name share one pull; blobs are shared across all pulls.
+   */
+  async pullOci(options: OciPullOptions): Promise<ImageResult> {
+    const ref = parseImageReference(options.ref);
+    const name = validateImageName(options.name ?? defaultImageName(ref));
+    const key = `${name}\0${ref.canonical}`;
+    const running = this.pulls.get(key);
+    if (running !== undefined) {
+      options.onProgress?.({
+        step: 'resolve',
+        message: `joining the pull of ${ref.canonical} already running`,
+      });
+      return running;
+    }
+    const pull = this.doPullOci(name, ref, options);
+    this.pulls.set(key, pull);
+    try {
+      return await pull;
+    } finally {
+      this.pulls.delete(key);
+    }
+  }
+
+  private async doPullOci(
+    name: string,
+    ref: ImageReference,
+    options: OciPullOptions,
+  ): Promise<ImageResult> {
+    const kernel = validateKernelName(options.kernel ?? DEFAULT_KERNEL);
+    await this.refuseExisting(name);
+    const guestPrograms = await loadGuestPrograms(this.guestBinDir);
+    let credentials =
+      options.credentials === undefined ? undefined : checkCredentials(options.credentials);
+    let helper: string | undefined;
+    if (credentials === undefined) {
+      const found = await lookupDockerConfig(
+        ref.registry,
+        options.dockerConfigFile ?? dockerConfigFile(),
+      );
+      credentials = found.credentials;
+      helper = found.helper;
+    }
+    const onProgress = options.onProgress ?? noProgress;
+    const limits = { ...DEFAULT_LAYER_LIMITS, ...options.limits };
+    return this.inScratch(name, 'pull', options.signal, async (scratch, image) => {
+      const out = await pullOciImage({
+        name,
+        ref,
+        scratchDir: scratch,
+        image,
+        cache: this.blobs,
+        ...(credentials === undefined ? {} : { credentials }),
+        plainHttp:
+          isLoopbackRegistry(ref.registry) ||
+          (options.insecureRegistries ?? []).includes(ref.registry),
+        limits,
+        guestPrograms,
+        guestDir: PULLED_GUEST_DIR,
+        sourceDateEpoch: Math.floor(this.now().getTime() / 1000),
+        onProgress,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      }).catch((err: unknown) => {
+        if (err instanceof BangerError && err.code === 'unauthorized' && helper !== undefined) {
+          throw new BangerError('unauthorized', err.message, {
+            hint: `your Docker config hands ${ref.registry} to the credential helper "${helper}", which banger does not run: pass --username USER --password-stdin`,
+          });
+        }
+        throw err;
+      });
+      onProgress({ step: 'userland', message: describeSsh(out.userland) });
+      const manifest = this.manifestFor(name, {
+        sizeBytes: out.sizeBytes,
+        sha256: out.sha256,
+        kernel,
+        source: out.source,
+        guestDir: out.guestDir,
+        guestPrograms,
+        sshHostKeys: 'absent',
+        userland: out.userland,
+      });
+      return { manifest, timings: out.timings, onProgress };
+    });
+  }
+
+  /** Pulls a catalog bundle: download (resumable, sha256-checked), unpack, guest programs, publish. */
+  async pullCatalog(options: CatalogPullOptions): Promise<ImageResult> {
+    const { entry } = options;
+    const name = validateImageName(options.name ?? entry.name);
+    const kernel = validateKernelName(options.kernel ?? entry.kernel ?? DEFAULT_KERNEL);
+    await this.refuseExisting(name);
+    const guestPrograms = await loadGuestPrograms(this.guestBinDir);
+    const onProgress = options.onProgress ?? noProgress;
+    const digest = `sha256:${entry.sha256}`;
+    const release = this.bundles.pin([digest]);
+    try {
+      let got = 0;
+      let last = 0;
+      const bundle = await this.bundles.ensure(digest, entry.size, httpSource(entry.url), {
+        what: entry.url,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        onBytes: (n) => {
+          got += n;
+          if (Date.now() - last < 250 && got < entry.size) return;
+          last = Date.now();
+          onProgress({
+            step: 'download',
+            message: `downloading ${entry.name}: ${(got / 2 ** 20).toFixed(1)} / ${(entry.size / 2 ** 20).toFixed(1)} MiB`,
+            fraction: Math.min(1, got / entry.size),
+          });
+        },
+      });
+      return await this.inScratch(name, 'pull', options.signal, async (scratch, image) => {
+        const out = await installImageBundle({
+          bundle,
+          where: `bundle ${entry.url}`,
+          scratchDir: scratch,
+          image,
+          guestPrograms,
+          guestDir: PULLED_GUEST_DIR,
+          onProgress,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
+        if (out.userland !== undefined)
+          onProgress({ step: 'userland', message: describeSsh(out.userland) });
+        const manifest = this.manifestFor(name, {
+          sizeBytes: out.sizeBytes,
+          sha256: out.sha256,
+          kernel,
+          source: {
+            kind: 'catalog',
+            catalog: options.catalogUrl,
+            entry: entry.name,
+            bundleUrl: entry.url,
+            bundleSha256: entry.sha256,
+            bundleSize: entry.size,
+          },
+          guestDir: out.guestDir,
+          guestPrograms,
+          sshHostKeys: out.sshHostKeys,
+          ...(out.userland === undefined ? {} : { userland: out.userland }),
+        });
+        return { manifest, timings: out.timings, onProgress };
+      });
+    } finally {
+      release();
+    }
+  }
+
+  /** Writes image `name` as a bundle (.tar.zst of manifest.json + rootfs.ext4) at `output`. */
+  async export(
+    name: string,
+    options: { output: string; onProgress?: ProgressSink; signal?: AbortSignal },
+  ): Promise<ExportResult> {
+    const image = await this.get(name);
+    return exportImage(image, {
+      output: options.output,
+      now: this.now(),
+      onProgress: options.onProgress ?? noProgress,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  }
+
+  /**
+   * Makes a registered image a managed one: its bytes re-checked against the manifest, baked-in
+   * ssh host keys removed (each VM makes its own), its userland recorded. The caller (the
+   * daemon) checks first that no VM uses it: the rootfs is replaced.
+   */
+  async promote(
+    name: string,
+    options: { onProgress?: ProgressSink; signal?: AbortSignal } = {},
+  ): Promise<ImageResult> {
+    const record = await this.get(name);
+    const onProgress = options.onProgress ?? noProgress;
+    return this.inScratch(
+      name,
+      'promote',
+      options.signal,
+      async (scratch, image) => {
+        const out = await promoteImage(record, {
+          scratchDir: scratch,
+          image,
+          onProgress,
+          now: this.now(),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        });
+        return { manifest: out.manifest, timings: out.timings, onProgress };
+      },
+      { replace: true },
+    );
+  }
+
+  /** Frees cached blobs no image references (and downloaded bundles); `dryRun` only counts. */
+  async pruneCache(options: { dryRun: boolean }): Promise<CachePruneResult> {
+    const keep = new Set<string>();
+    for (const image of (await this.list()).images) {
+      const source = image.manifest.source;
+      if (source.kind !== 'oci') continue;
+      keep.add(source.configDigest);
+      for (const layer of source.layers) keep.add(layer.digest);
+    }
+    const oci = await this.blobs.prune(keep, options.dryRun);
+    const bundles = await this.bundles.prune(new Set(), options.dryRun);
+    return {
+      dryRun: options.dryRun,
+      blobs: oci.blobs + bundles.blobs,
+      freedBytes: oci.freedBytes + bundles.freedBytes,
+      dirs: [oci.dir, bundles.dir],
+    };
   }
 
   /** Builds image `name` from its recipe (today: debian-bookworm via mmdebstrap). Needs root. */
@@ -329,12 +616,13 @@ export class ImageStore {
    */
   private async inScratch(
     name: string,
-    kind: 'build' | 'register',
+    kind: ScratchKind,
     signal: AbortSignal | undefined,
     body: (
       scratch: string,
       image: string,
     ) => Promise<{ manifest: ImageManifest; timings: StepTimings; onProgress: ProgressSink }>,
+    publish: { replace?: boolean } = {},
   ): Promise<ImageResult> {
     await ensurePrivateDir(this.imagesDir);
     await ensurePrivateDir(this.tmpDir);
@@ -350,12 +638,15 @@ export class ImageStore {
         path.join(staged, MANIFEST_FILE),
         `${JSON.stringify(manifest, null, 2)}\n`,
       );
-      throwIfCanceled(signal, `${kind === 'build' ? 'building' : 'registering'} image ${name}`);
-      await publishDir({
-        src: staged,
-        dest: path.join(this.imagesDir, name),
-        what: `image ${name}`,
-      });
+      throwIfCanceled(signal, `${VERBS[kind]} image ${name}`);
+      if (publish.replace === true) await this.replaceDir(name, staged);
+      else {
+        await publishDir({
+          src: staged,
+          dest: path.join(this.imagesDir, name),
+          what: `image ${name}`,
+        });
+      }
       failed = false;
       const image = await this.get(name);
       onProgress({
@@ -374,6 +665,20 @@ export class ImageStore {
     }
   }
 
+  /** Swaps image `name`'s directory for `staged`: old one renamed away, new one in, old removed. */
+  private async replaceDir(name: string, staged: string): Promise<void> {
+    const dest = path.join(this.imagesDir, name);
+    const doomed = path.join(this.tmpDir, `${REMOVED_PREFIX}${name}-${newId()}`);
+    await fs.rename(dest, doomed);
+    try {
+      await fs.rename(staged, dest);
+    } catch (err) {
+      await fs.rename(doomed, dest);
+      throw err;
+    }
+    await fs.rm(doomed, { recursive: true, force: true });
+  }
+
   private manifestFor(
     name: string,
     parts: {
@@ -384,6 +689,7 @@ export class ImageStore {
       guestDir: string;
       guestPrograms: readonly GuestProgramFile[];
       sshHostKeys: 'absent' | 'present';
+      userland?: Userland;
     },
   ): ImageManifest {
     return {
@@ -400,10 +706,18 @@ export class ImageStore {
         files: parts.guestPrograms.map((p) => ({ name: p.name, sha256: p.sha256 })),
       },
       sshHostKeys: parts.sshHostKeys,
+      ...(parts.userland === undefined ? {} : { userland: parts.userland }),
       createdAt: this.now().toISOString(),
     };
   }
 }
+
+const VERBS: Record<ScratchKind, string> = {
+  build: 'building',
+  register: 'registering',
+  pull: 'pulling',
+  promote: 'promoting',
+};
 
 /** Flushes the rootfs to disk before the rename makes it visible: a crash must not publish holes. */
 async function syncFile(file: string): Promise<void> {

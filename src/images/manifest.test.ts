@@ -137,7 +137,7 @@ describe('validateManifest', () => {
     ['kernel path', (m: Record<string, unknown>) => (m.kernel = '../kernels/x'), /kernel/],
     [
       'unknown source kind',
-      (m: Record<string, unknown>) => (m.source = { kind: 'oci' }),
+      (m: Record<string, unknown>) => (m.source = { kind: 'docker-save' }),
       /source.kind/,
     ],
     [

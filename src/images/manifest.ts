@@ -6,6 +6,7 @@
 import { BangerError } from '../base/index.js';
 import { GUEST_PROGRAMS } from '../config/index.js';
 import { IMAGE_NAME_PATTERN } from './image-name.js';
+import { PACKAGE_MANAGERS, type PackageManager, type Userland } from './userland.js';
 import {
   DEBIAN_PACKAGE_NAME_PATTERN,
   DEBIAN_VERSION_PATTERN,
@@ -41,9 +42,45 @@ export interface RegisterSource {
   kind: 'register';
   /** The user's file, as given (resolved); recorded only, never opened again. */
   from: string;
+  /** When `image promote` made it a managed image (checked, host keys dropped, userland known). */
+  promotedAt?: string;
 }
 
-export type ImageSource = DebianSource | RegisterSource;
+/** What `vm run` may one day use as the default command; recorded, not acted on. */
+export interface OciRuntimeConfig {
+  entrypoint?: string[];
+  cmd?: string[];
+  env?: string[];
+  workingDir?: string;
+  user?: string;
+}
+
+export interface OciSource {
+  kind: 'oci';
+  /** The normalised reference pulled, e.g. docker.io/library/python:3.12. */
+  ref: string;
+  registry: string;
+  repository: string;
+  /** Digest of the linux/amd64 image manifest. */
+  manifestDigest: string;
+  configDigest: string;
+  /** Layer blobs, base first (they stay in the blob cache until `image cache prune`). */
+  layers: { digest: string; size: number }[];
+  config: OciRuntimeConfig;
+}
+
+export interface CatalogSource {
+  kind: 'catalog';
+  /** The catalog index the entry came from. */
+  catalog: string;
+  /** The entry's name in that catalog. */
+  entry: string;
+  bundleUrl: string;
+  bundleSha256: string;
+  bundleSize: number;
+}
+
+export type ImageSource = DebianSource | RegisterSource | OciSource | CatalogSource;
 
 export interface GuestProgramRecord {
   name: GuestProgramName;
@@ -68,6 +105,8 @@ export interface ImageManifest {
    * boot. 'present': a registered image brought its own (every VM would share them).
    */
   sshHostKeys: 'absent' | 'present';
+  /** What the image's own userland offers (init, sshd, package manager), when known. */
+  userland?: Userland;
   createdAt: string;
 }
 
@@ -75,6 +114,10 @@ const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 const PLAIN_FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const GUEST_DIR_PATTERN = /^(?:\/[A-Za-z0-9_][A-Za-z0-9._-]*)+$/;
 const ISO_DATE_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const REF_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@\/[\]-]{0,600}$/;
+const REGISTRY_PATTERN = /^[A-Za-z0-9[\]][A-Za-z0-9.:[\]-]{0,254}$/;
+const REPOSITORY_PATTERN = /^[a-z0-9][a-z0-9._/-]{0,254}$/;
 
 class Invalid extends Error {}
 
@@ -142,6 +185,7 @@ function checkManifest(value: unknown, expectedName: string): ImageManifest {
   }
   const createdAt = str(m.createdAt, 'createdAt', ISO_DATE_PATTERN);
   if (Number.isNaN(Date.parse(createdAt))) throw new Invalid('createdAt must be an ISO 8601 date');
+  const userland = m.userland === undefined ? undefined : checkUserland(m.userland);
   return {
     schema: MANIFEST_SCHEMA,
     name,
@@ -153,8 +197,47 @@ function checkManifest(value: unknown, expectedName: string): ImageManifest {
     source,
     guestPrograms,
     sshHostKeys: m.sshHostKeys,
+    ...(userland === undefined ? {} : { userland }),
     createdAt,
   };
+}
+
+function checkUserland(value: unknown): Userland {
+  const u = obj(value, 'userland');
+  if (typeof u.init !== 'boolean' || typeof u.sshd !== 'boolean') {
+    throw new Invalid('userland.init and userland.sshd must be booleans');
+  }
+  const pm = u.packageManager;
+  if (pm !== null && !(PACKAGE_MANAGERS as readonly unknown[]).includes(pm)) {
+    throw new Invalid(
+      `userland.packageManager must be null or one of ${PACKAGE_MANAGERS.join(', ')}`,
+    );
+  }
+  return { init: u.init, sshd: u.sshd, packageManager: pm as PackageManager | null };
+}
+
+function strList(value: unknown, what: string, max: number): string[] {
+  return arr(value, what)
+    .map((v, i) => {
+      if (typeof v !== 'string' || v.length > 65536) {
+        throw new Invalid(`${what}[${String(i)}] must be a string of at most 65536 characters`);
+      }
+      return v;
+    })
+    .slice(0, max);
+}
+
+function checkOciConfig(value: unknown): OciRuntimeConfig {
+  const c = obj(value, 'source.config');
+  const out: OciRuntimeConfig = {};
+  if (c.entrypoint !== undefined)
+    out.entrypoint = strList(c.entrypoint, 'source.config.entrypoint', 1024);
+  if (c.cmd !== undefined) out.cmd = strList(c.cmd, 'source.config.cmd', 1024);
+  if (c.env !== undefined) out.env = strList(c.env, 'source.config.env', 1024);
+  if (c.workingDir !== undefined)
+    out.workingDir = str(c.workingDir, 'source.config.workingDir', /^[^\0]{1,4096}$/);
+  if (c.user !== undefined) out.user = str(c.user, 'source.config.user', /^[^\0]{1,256}$/);
+  return out;
 }
 
 function checkSource(value: unknown): ImageSource {
@@ -181,10 +264,38 @@ function checkSource(value: unknown): ImageSource {
     }
     case 'register': {
       const from = str(s.from, 'source.from', /^\/[^\0]{0,4095}$/);
-      return { kind: 'register', from };
+      if (s.promotedAt === undefined) return { kind: 'register', from };
+      const promotedAt = str(s.promotedAt, 'source.promotedAt', ISO_DATE_PATTERN);
+      return { kind: 'register', from, promotedAt };
     }
+    case 'oci':
+      return {
+        kind: 'oci',
+        ref: str(s.ref, 'source.ref', REF_PATTERN),
+        registry: str(s.registry, 'source.registry', REGISTRY_PATTERN),
+        repository: str(s.repository, 'source.repository', REPOSITORY_PATTERN),
+        manifestDigest: str(s.manifestDigest, 'source.manifestDigest', DIGEST),
+        configDigest: str(s.configDigest, 'source.configDigest', DIGEST),
+        layers: arr(s.layers, 'source.layers').map((l, i) => {
+          const o = obj(l, `source.layers[${String(i)}]`);
+          return {
+            digest: str(o.digest, `source.layers[${String(i)}].digest`, DIGEST),
+            size: count(o.size, `source.layers[${String(i)}].size`),
+          };
+        }),
+        config: checkOciConfig(s.config),
+      };
+    case 'catalog':
+      return {
+        kind: 'catalog',
+        catalog: url(s.catalog, 'source.catalog'),
+        entry: str(s.entry, 'source.entry', IMAGE_NAME_PATTERN),
+        bundleUrl: url(s.bundleUrl, 'source.bundleUrl'),
+        bundleSha256: str(s.bundleSha256, 'source.bundleSha256', SHA256_PATTERN),
+        bundleSize: count(s.bundleSize, 'source.bundleSize'),
+      };
     default:
-      throw new Invalid('source.kind must be "debian" or "register"');
+      throw new Invalid('source.kind must be "debian", "register", "oci" or "catalog"');
   }
 }
 

@@ -11,6 +11,8 @@ export interface MkfsInput {
   hashSeed: string;
   /** Timestamps mke2fs writes itself (superblock, inode creation times). */
   sourceDateEpoch: number;
+  /** Inode count (-N) when the tree needs more than mke2fs's default ratio gives. */
+  inodes?: number;
   signal?: AbortSignal;
 }
 
@@ -31,6 +33,7 @@ export function mkfsArgv(input: MkfsInput): string[] {
     // No reserved blocks: everything in a sandbox runs as root anyway.
     '-m',
     '0',
+    ...(input.inodes === undefined ? [] : ['-N', String(input.inodes)]),
     '--',
     input.image,
     `${String(Math.ceil(input.sizeBytes / 1024))}k`,
