@@ -12,3 +12,4 @@ export * from './names.js';
 export * from './rpc-params.js';
 export * from './agent-frames.js';
 export * from './doctor.js';
+export * from './workspace-params.js';

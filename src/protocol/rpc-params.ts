@@ -15,6 +15,7 @@ import {
   strRecord,
   type Fields,
 } from './validate.js';
+import { parseOptionalWorkspace, type WorkspaceSpec } from './workspace-params.js';
 import {
   ARTIFACT_NAME_PATTERN,
   ARTIFACT_NAME_RULE,
@@ -54,6 +55,8 @@ export interface VmSizeParams {
 export interface VmCreateParams extends VmSizeParams {
   name?: string;
   image?: string;
+  /** Outbound NAT for this VM (default off). */
+  nat?: boolean;
   /** Start it right away (default true). */
   start: boolean;
 }
@@ -61,9 +64,12 @@ export interface VmCreateParams extends VmSizeParams {
 export interface VmRunParams extends VmSizeParams {
   name?: string;
   image?: string;
+  nat?: boolean;
   rm: boolean;
   /** Empty argv: an interactive login shell. */
   exec: ExecSpec;
+  /** Ship this host repository in before the command runs (workspace mode). */
+  workspace?: WorkspaceSpec;
 }
 
 export interface VmRefParams {
@@ -72,11 +78,15 @@ export interface VmRefParams {
 
 export interface VmExecParams extends VmRefParams {
   exec: ExecSpec;
+  /** Re-ship the VM's workspace first when the host repository's HEAD moved. */
+  autoPrepare?: boolean;
 }
 
 export interface VmSetParams extends VmRefParams {
   vcpu?: number;
   memoryMib?: number;
+  /** NAT on or off; applies at once, also to a running VM. */
+  nat?: boolean;
 }
 
 export interface VmLogsParams extends VmRefParams {
@@ -85,6 +95,18 @@ export interface VmLogsParams extends VmRefParams {
 
 export type ExitStatusInfo =
   { kind: 'exited'; code: number } | { kind: 'signaled'; signal: string; coreDumped: boolean };
+
+/** A VM's place on banger's network (`vm show --json` .network). */
+export interface VmNetworkInfo {
+  mode: 'isolated' | 'bridged';
+  /** The guest's own address on the bridge (other guests reach it here). */
+  guestAddress: string;
+  /** Where the host reaches it: its loopback address (isolated) or the guest address (bridged). */
+  hostAddress: string;
+  mac: string;
+  nat: boolean;
+  dnsName: string;
+}
 
 /** The stable JSON shape of a VM (`vm list --json`, `vm show --json`). */
 export interface VmInfo {
@@ -103,6 +125,8 @@ export interface VmInfo {
   pid: number | null;
   bootId: string | null;
   lastError: string | null;
+  /** Absent for VMs without a network lease. */
+  network?: VmNetworkInfo;
 }
 
 export interface VmRunResult {
@@ -165,8 +189,9 @@ function nameAndImage(obj: Fields, field: string, out: { name?: string; image?: 
 
 export function parseVmCreateParams(value: unknown): VmCreateParams {
   const obj = asObject(value, 'params');
-  onlyKeys(obj, ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'start'], 'params');
+  onlyKeys(obj, ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'start', 'nat'], 'params');
   const out: VmCreateParams = { start: bool(obj, 'start', 'params', true) };
+  if (obj.nat !== undefined) out.nat = bool(obj, 'nat', 'params', false);
   nameAndImage(obj, 'params', out);
   sizeParams(obj, 'params', out);
   return out;
@@ -174,11 +199,18 @@ export function parseVmCreateParams(value: unknown): VmCreateParams {
 
 export function parseVmRunParams(value: unknown): VmRunParams {
   const obj = asObject(value, 'params');
-  onlyKeys(obj, ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'rm', 'exec'], 'params');
+  onlyKeys(
+    obj,
+    ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'rm', 'exec', 'nat', 'workspace'],
+    'params',
+  );
   const out: VmRunParams = {
     rm: bool(obj, 'rm', 'params', false),
     exec: parseExecSpec(obj.exec, 'params.exec'),
   };
+  if (obj.nat !== undefined) out.nat = bool(obj, 'nat', 'params', false);
+  const workspace = parseOptionalWorkspace(obj, 'params');
+  if (workspace) out.workspace = workspace;
   nameAndImage(obj, 'params', out);
   sizeParams(obj, 'params', out);
   return out;
@@ -192,16 +224,18 @@ export function parseVmRefParams(value: unknown): VmRefParams {
 
 export function parseVmExecParams(value: unknown): VmExecParams {
   const obj = asObject(value, 'params');
-  onlyKeys(obj, ['ref', 'exec'], 'params');
-  return {
+  onlyKeys(obj, ['ref', 'exec', 'autoPrepare'], 'params');
+  const out: VmExecParams = {
     ref: str(obj, 'ref', 'params', VM_REF_PATTERN, 'must be a VM name or id prefix'),
     exec: parseExecSpec(obj.exec, 'params.exec'),
   };
+  if (bool(obj, 'autoPrepare', 'params', false)) out.autoPrepare = true;
+  return out;
 }
 
 export function parseVmSetParams(value: unknown): VmSetParams {
   const obj = asObject(value, 'params');
-  onlyKeys(obj, ['ref', 'vcpu', 'memoryMib'], 'params');
+  onlyKeys(obj, ['ref', 'vcpu', 'memoryMib', 'nat'], 'params');
   const out: VmSetParams = {
     ref: str(obj, 'ref', 'params', VM_REF_PATTERN, 'must be a VM name or id prefix'),
   };
@@ -209,6 +243,7 @@ export function parseVmSetParams(value: unknown): VmSetParams {
   if (vcpu !== undefined) out.vcpu = vcpu;
   const memoryMib = optInt(obj, 'memoryMib', 'params', LIMITS.memoryMib.min, LIMITS.memoryMib.max);
   if (memoryMib !== undefined) out.memoryMib = memoryMib;
+  if (obj.nat !== undefined) out.nat = bool(obj, 'nat', 'params', false);
   return out;
 }
 

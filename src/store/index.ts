@@ -6,3 +6,4 @@ export * from './database.js';
 export * from './migrations.js';
 export * from './vm-records.js';
 export * from './network-leases.js';
+export * from './workspace-records.js';

@@ -46,4 +46,24 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    description: 'vm_workspaces table: what workspace mode shipped into each VM',
+    sql: `
+      CREATE TABLE vm_workspaces (
+        vm_id             TEXT PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,
+        host_path         TEXT NOT NULL,
+        guest_path        TEXT NOT NULL,
+        workdir           TEXT NOT NULL,
+        head_commit       TEXT,
+        ship_commit       TEXT NOT NULL,
+        guest_branch      TEXT,
+        from_ref          TEXT,
+        include_untracked INTEGER NOT NULL,
+        files             INTEGER NOT NULL,
+        bytes             INTEGER NOT NULL,
+        shipped_at        TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
