@@ -13,6 +13,7 @@ import { KernelStore } from '../kernels/index.js';
 import { openDatabase, VmRecords } from '../store/index.js';
 import { QemuBackend, createInProcessVmmOps } from '../vmm/index.js';
 import { createAccelChooser } from './accel-chooser.js';
+import { toAgentSession } from './agent-session.js';
 import { imageHandlers, kernelHandlers } from './artifact-handlers.js';
 import { configSource } from './config-source.js';
 import { runDoctor } from './doctor.js';
@@ -82,16 +83,7 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
         ...options,
         logger: logger.child({ module: 'agent' }),
       });
-      return {
-        bootId: client.hello.bootId,
-        exec: (request) => client.exec(request),
-        shutdown: (kind) => client.shutdown(kind),
-        openTcp: (port, tcpOptions) => client.openTcp(port, tcpOptions),
-        listPorts: (listOptions) => client.listPorts(listOptions),
-        watchPorts: (listener) => client.watchPorts(listener),
-        close: () => client.close(),
-        closed: client.closed,
-      };
+      return toAgentSession(client);
     },
   };
 

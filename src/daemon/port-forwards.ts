@@ -194,7 +194,10 @@ class ForwardHandle implements ActiveForward {
     this.guestPort = spec.guestPort;
     this.guestHost = spec.guestHost ?? '127.0.0.1';
     this.agent = spec.agent;
-    this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
+    // allowHalfOpen: a client's FIN must reach the guest without ending our answer to it.
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) =>
+      this.accept(socket),
+    );
   }
 
   get address(): string {
@@ -243,6 +246,9 @@ class ForwardHandle implements ActiveForward {
     socket.setNoDelay(true);
     let guest: Duplex | undefined;
     let done = false;
+    // An error on either side resets both; otherwise each direction half-closes on its own
+    // (client FIN -> FIN to the guest, guest FIN -> socket end once flushed) and the pair is
+    // done when the client's socket closes.
     const finish = (reset: boolean): void => {
       if (done) return;
       done = true;
@@ -261,9 +267,6 @@ class ForwardHandle implements ActiveForward {
         }
         guest = stream;
         stream.once('error', () => finish(true));
-        // Both directions half-close on their own: socket end -> FIN to the guest, and the
-        // guest's FIN -> socket end. The pair is done when both sides are.
-        stream.once('close', () => finish(false));
         socket.pipe(stream);
         stream.pipe(socket);
         socket.resume();
@@ -312,6 +315,14 @@ export function dialAddress(port: ListeningPort): string {
   if (port.address === '::') return '::1';
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(port.address);
   return mapped?.[1] ?? port.address;
+}
+
+/** Which socket of a port to dial when several listen on it: loopback-reachable first. */
+function dialRank(port: ListeningPort): number {
+  const dial = dialAddress(port);
+  if (dial === '127.0.0.1') return 0;
+  if (dial === '::1') return 1;
+  return port.family === 'ipv4' ? 2 : 3;
 }
 
 class AutoForwardHandle implements AutoForward {
@@ -365,7 +376,7 @@ class AutoForwardHandle implements AutoForward {
     const wanted = new Map<number, ListeningPort>();
     for (const port of this.latest) {
       const seen = wanted.get(port.port);
-      if (!seen || (seen.family === 'ipv6' && port.family === 'ipv4')) wanted.set(port.port, port);
+      if (!seen || dialRank(port) < dialRank(seen)) wanted.set(port.port, port);
     }
     for (const [port, forward] of this.forwards) {
       const want = wanted.get(port);

@@ -40,7 +40,15 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-export async function startAgent(extraArgs: string[] = []): Promise<AgentProcess> {
+/**
+ * Starts the agent connected to a fresh unix socket. `netns: true` runs it in a network
+ * namespace of its own (`unshare --net`, root only) so its sockets and /proc/net/tcp are
+ * those of a "guest", not this machine's; its loopback starts down (bring it up with an exec).
+ */
+export async function startAgent(
+  extraArgs: string[] = [],
+  options: { netns?: boolean } = {},
+): Promise<AgentProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bga-'));
   const sock = path.join(dir, 'agent.sock');
   const server: Server = createServer();
@@ -49,9 +57,12 @@ export async function startAgent(extraArgs: string[] = []): Promise<AgentProcess
     server.listen(sock, resolve);
   });
   const connection = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  const child = spawnChild(AGENT_BIN, ['--connect-unix', sock, ...extraArgs], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const argv = ['--connect-unix', sock, ...extraArgs];
+  const child = options.netns
+    ? spawnChild('unshare', ['--net', '--', AGENT_BIN, ...argv], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+    : spawnChild(AGENT_BIN, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) =>
