@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { BangerError } from '../../base/index.js';
 import {
-  LIMITS,
   type VmCreateParams,
   type VmInfo,
   type VmRunParams,
@@ -9,44 +8,22 @@ import {
 } from '../../protocol/index.js';
 import { progressOptions, type CliContext } from '../context.js';
 import { execSpecFrom, streamExec, type ExecFlags } from '../exec-stream.js';
-import { collectEnv, parseIntOption, parseSizeOption } from '../parse-options.js';
+import { collectEnv } from '../parse-options.js';
+import { addVmShapeOptions, vmShapeParams, type VmShapeFlags } from '../vm-shape-options.js';
 
-interface RunFlags extends ExecFlags {
-  name?: string;
-  image?: string;
-  vcpu?: number;
-  memory?: number;
-  diskSize?: number;
+interface RunFlags extends ExecFlags, VmShapeFlags {
   rm?: boolean;
   detach?: boolean;
 }
 
 export function registerVmRun(vm: Command, ctx: CliContext): void {
-  vm.command('run')
-    .summary('boot a fresh VM and run a command in it')
+  addVmShapeOptions(vm.command('run').summary('boot a fresh VM and run a command in it'))
     .usage('[options] [-- command [args...]]')
     .description(
       'Boot a fresh VM, run a command in it, stream its output and exit with its status.\n' +
         'Without a command, open an interactive shell in the VM.',
     )
     .argument('[path]', 'reserved for workspace mode: a repository to ship into the VM')
-    .option('--name <name>', 'name of the VM (default: a generated one)')
-    .option('--image <image>', 'image to boot (default: config default_image)')
-    .option(
-      '--vcpu <n>',
-      'number of vCPUs',
-      parseIntOption('--vcpu', LIMITS.vcpu.min, LIMITS.vcpu.max),
-    )
-    .option(
-      '--memory <mib>',
-      'memory in MiB',
-      parseIntOption('--memory', LIMITS.memoryMib.min, LIMITS.memoryMib.max),
-    )
-    .option(
-      '--disk-size <size>',
-      'size of the work disk at /root, e.g. 8G',
-      parseSizeOption('--disk-size'),
-    )
     .option('--rm', 'delete the VM when the command ends')
     .option('-d, --detach', 'create and start the VM, then return (no command, no shell)')
     .option('-t, --tty', 'allocate a terminal in the guest')
@@ -74,12 +51,11 @@ export function registerVmRun(vm: Command, ctx: CliContext): void {
         await detach(ctx, flags, argv);
         return;
       }
-      const params: VmRunParams = { rm: flags.rm ?? false, exec: execSpecFrom(argv, flags) };
-      if (flags.name !== undefined) params.name = flags.name;
-      if (flags.image !== undefined) params.image = flags.image;
-      if (flags.vcpu !== undefined) params.vcpu = flags.vcpu;
-      if (flags.memory !== undefined) params.memoryMib = flags.memory;
-      if (flags.diskSize !== undefined) params.diskBytes = flags.diskSize;
+      const params: VmRunParams = {
+        rm: flags.rm ?? false,
+        exec: execSpecFrom(argv, flags),
+        ...vmShapeParams(flags),
+      };
       const { result, exitCode } = await streamExec<VmRunResult>(ctx, 'vm.run', { ...params });
       if (!result.removed) {
         ctx.stderr.write(
@@ -103,12 +79,7 @@ async function detach(ctx: CliContext, flags: RunFlags, argv: string[]): Promise
       '--detach takes no command: run it later with `banger vm exec NAME -- CMD`',
     );
   }
-  const params: VmCreateParams = { start: true };
-  if (flags.name !== undefined) params.name = flags.name;
-  if (flags.image !== undefined) params.image = flags.image;
-  if (flags.vcpu !== undefined) params.vcpu = flags.vcpu;
-  if (flags.memory !== undefined) params.memoryMib = flags.memory;
-  if (flags.diskSize !== undefined) params.diskBytes = flags.diskSize;
+  const params: VmCreateParams = { start: true, ...vmShapeParams(flags) };
   const info = await ctx.client.call<VmInfo>('vm.create', params, progressOptions(ctx));
   ctx.progress.done();
   ctx.stdout.write(`${info.name}\n`);

@@ -1,22 +1,16 @@
 import type { Command } from 'commander';
-import { LIMITS, type VmInfo, type VmSetParams } from '../../protocol/index.js';
+import type { VmInfo, VmSetParams } from '../../protocol/index.js';
 import type { CliContext } from '../context.js';
-import { parseIntOption } from '../parse-options.js';
+import { addVmSizeOptions } from '../vm-shape-options.js';
 
 export function registerVmSet(vm: Command, ctx: CliContext): void {
-  vm.command('set')
-    .summary('change the size of a stopped VM (applies at its next start)')
-    .argument('<vm>', 'VM name or id prefix')
-    .option(
-      '--vcpu <n>',
-      'number of vCPUs',
-      parseIntOption('--vcpu', LIMITS.vcpu.min, LIMITS.vcpu.max),
-    )
-    .option(
-      '--memory <mib>',
-      'memory in MiB',
-      parseIntOption('--memory', LIMITS.memoryMib.min, LIMITS.memoryMib.max),
-    )
+  addVmSizeOptions(
+    vm
+      .command('set')
+      .summary('change the size of a stopped VM (applies at its next start)')
+      .argument('<vm>', 'VM name or id prefix'),
+    { disk: false },
+  )
     .addHelpText(
       'after',
       '\nExamples:\n  banger vm stop dev && banger vm set dev --vcpu 2 --memory 2048 && banger vm start dev\n',
