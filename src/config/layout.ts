@@ -47,6 +47,14 @@ export interface Layout {
   ociCacheDir: string;
   /** Downloaded catalog bundles (image and kernel .tar.zst), by sha256. */
   bundleCacheDir: string;
+  /** banger's own SSH material (0700): the install key, known_hosts, ssh_config. */
+  sshDir: string;
+  /** The install's ed25519 private key (0600), put into every guest's authorized_keys. */
+  sshKeyFile: string;
+  /** banger's own known_hosts: guests' host keys pinned on first use, as `<name>.vm`. */
+  sshKnownHostsFile: string;
+  /** ssh_config with a `Host *.vm` block (`banger ssh-config`; Included from ~/.ssh/config). */
+  sshConfigFile: string;
 }
 
 export interface LayoutInputs {
@@ -112,6 +120,10 @@ export function resolveLayout(inputs: LayoutInputs = {}): Layout {
     probeCacheFile: path.join(cacheDir, 'host-probe.json'),
     ociCacheDir: path.join(cacheDir, 'oci'),
     bundleCacheDir: path.join(cacheDir, 'bundles'),
+    sshDir: path.join(stateDir, 'ssh'),
+    sshKeyFile: path.join(stateDir, 'ssh', 'id_ed25519'),
+    sshKnownHostsFile: path.join(stateDir, 'ssh', 'known_hosts'),
+    sshConfigFile: path.join(stateDir, 'ssh', 'ssh_config'),
   };
 }
 

@@ -18,9 +18,13 @@
  * (permission), 'bad_request' (invalid request), 'unavailable' (connection lost). When the
  * connection ends, every running session's `exit` rejects with 'unavailable'.
  *
+ * SSH: ensureInstallKey() (the install's ed25519 key, made once with ssh-keygen), KnownHosts
+ * (banger's own known_hosts, trust on first use), parseSshPublicKey/sshFingerprint.
+ *
  * Owns: the handshake, channel ids, credit-based flow control, validation of every frame from
- * the guest (untrusted). Must never: trust a guest byte without checking it, buffer more than
- * one window per stream, or reach the guest any other way than the Duplex it was given.
+ * the guest (untrusted), banger's SSH key and known_hosts. Must never: trust a guest byte
+ * without checking it, buffer more than one window per stream, reach the guest any other way
+ * than the Duplex it was given, or touch the user's own ~/.ssh.
  */
 export {
   AgentClient,
@@ -30,3 +34,6 @@ export {
 } from './agent-client.js';
 export type { ExecSession, ExitStatus } from './exec-session.js';
 export type { ExecRequest, ExecTty } from './exec-request.js';
+export { ensureInstallKey, type InstallKey } from './ssh-install-key.js';
+export { KnownHosts, type HostKeyCheck } from './known-hosts.js';
+export { parseSshPublicKey, sameKey, sshFingerprint, type SshPublicKey } from './ssh-public-key.js';

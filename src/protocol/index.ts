@@ -13,3 +13,4 @@ export * from './rpc-params.js';
 export * from './agent-frames.js';
 export * from './doctor.js';
 export * from './workspace-params.js';
+export * from './vm-access.js';

@@ -16,6 +16,7 @@ import {
   type Fields,
 } from './validate.js';
 import { parseOptionalWorkspace, type WorkspaceSpec } from './workspace-params.js';
+import type { ForwardInfo } from './vm-access.js';
 import {
   ARTIFACT_NAME_PATTERN,
   ARTIFACT_NAME_RULE,
@@ -127,6 +128,8 @@ export interface VmInfo {
   lastError: string | null;
   /** Absent for VMs without a network lease. */
   network?: VmNetworkInfo;
+  /** Host endpoints forwarding into the VM (`vm forward`, automatic ones); running VMs only. */
+  forwards?: ForwardInfo[];
 }
 
 export interface VmRunResult {
