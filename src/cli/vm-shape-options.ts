@@ -12,6 +12,7 @@ export interface VmShapeFlags {
   vcpu?: number;
   memory?: number;
   diskSize?: number;
+  nat?: boolean;
 }
 
 /** --vcpu and --memory (and --disk-size unless `disk` is false). */
@@ -41,15 +42,17 @@ export function addVmSizeOptions(cmd: Command, options: { disk?: boolean } = {})
 export function addVmShapeOptions(cmd: Command): Command {
   cmd
     .option('--name <name>', 'name of the VM (default: a generated one)')
-    .option('--image <image>', 'image to boot (default: config default_image)');
+    .option('--image <image>', 'image to boot (default: config default_image)')
+    .option('--nat', 'give the VM outbound internet access through NAT (off by default)');
   return addVmSizeOptions(cmd);
 }
 
 /** The RPC fields for the flags that were given. */
 export function vmShapeParams(
   flags: VmShapeFlags,
-): { name?: string; image?: string } & VmSizeParams {
-  const params: { name?: string; image?: string } & VmSizeParams = {};
+): { name?: string; image?: string; nat?: boolean } & VmSizeParams {
+  const params: { name?: string; image?: string; nat?: boolean } & VmSizeParams = {};
+  if (flags.nat) params.nat = true;
   if (flags.name !== undefined) params.name = flags.name;
   if (flags.image !== undefined) params.image = flags.image;
   if (flags.vcpu !== undefined) params.vcpu = flags.vcpu;

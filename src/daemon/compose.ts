@@ -18,6 +18,8 @@ import { imageHandlers, kernelHandlers } from './artifact-handlers.js';
 import { configSource } from './config-source.js';
 import { runDoctor } from './doctor.js';
 import { daemonHandlers } from './daemon-handlers.js';
+import { createNetworking } from './networking.js';
+import { PortForwarder } from './port-forwards.js';
 import type { AgentConnector, ImageSource, KernelSource } from './ports.js';
 import { vmHandlers, type Handler } from './vm-handlers.js';
 import { VmService } from './vm-service.js';
@@ -88,6 +90,14 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
   };
 
   const currentConfig = configSource(layout.configFile, config, logger);
+  const forwarder = new PortForwarder({ logger: logger.child({ module: 'forward' }) });
+  const networking = createNetworking({
+    layout,
+    config: currentConfig,
+    db,
+    logger,
+    autoForward: (spec) => forwarder.autoForward(spec),
+  });
   const vms = new VmService({
     layout,
     config: currentConfig,
@@ -98,6 +108,8 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     backend,
     agents,
     logger: logger.child({ module: 'vm' }),
+    hooks: [networking.network],
+    network: networking.network,
   });
 
   let server: RpcServer | undefined;
@@ -110,7 +122,10 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     ...daemonHandlers({ layout, requestStop: () => stopping?.() }),
     doctor: async (call) => {
       parseNoParams(call.params);
-      return runDoctor({ layout, config: currentConfig, kernels, images });
+      return [
+        ...(await runDoctor({ layout, config: currentConfig, kernels, images })),
+        ...(await networking.doctor()),
+      ];
     },
   };
   const dispatch = async (call: RpcCall): Promise<unknown> => {
@@ -125,7 +140,9 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
       await images
         .sweepScratch()
         .catch((err: unknown) => logger.warn('scratch sweep failed', { error: String(err) }));
+      await networking.start();
       await vms.reconcile();
+      await networking.afterReconcile();
       server = new RpcServer({ socketPath: layout.daemonSocket, handler: dispatch, logger });
       await server.listen();
       void stopped.then(() => process.kill(process.pid, 'SIGTERM'));
@@ -133,6 +150,7 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     async stop() {
       await server?.close();
       vms.detachAll();
+      await networking.stop();
       db.close();
     },
   };

@@ -4,7 +4,14 @@
  * pass fakes that implement the same shapes.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
-import type { Accel, ExitStatusInfo, ListeningPort, TtySpec } from '../protocol/index.js';
+import type {
+  Accel,
+  ExitStatusInfo,
+  ListeningPort,
+  NicSpec,
+  TtySpec,
+  VmNetworkInfo,
+} from '../protocol/index.js';
 import type { VmRecord } from '../store/index.js';
 
 export interface KernelBootFiles {
@@ -105,4 +112,26 @@ export interface VmLifecycleHooks {
   stopped?(vm: VmRecord): Promise<void> | void;
   /** The VM's record and files are gone (after `stopped`). */
   deleted?(vm: VmRecord): Promise<void> | void;
+}
+
+/** How one boot attaches to banger's network (VmNetwork.prepareBoot). */
+export interface BootNetwork {
+  nics: NicSpec[];
+  /** Launch the VMM inside this namespace (isolated mode). */
+  netns?: string | undefined;
+  /** banger.ip / banger.gw / banger.dns for banger-init. */
+  kernelArgs: string[];
+}
+
+/** What the VM service asks of the network (VmNetwork), beyond the lifecycle hooks. */
+export interface VmNetworkPort {
+  /** At create: the VM's addresses and NAT choice (released with the VM). */
+  reserve(vm: VmRecord, options: { nat: boolean }): unknown;
+  release(vmId: string): void;
+  /** Before a boot: tap, namespace and address arguments. */
+  prepareBoot(vm: VmRecord): Promise<BootNetwork>;
+  /** After a failed boot: undoes prepareBoot. */
+  bootFailed(vm: VmRecord): Promise<void>;
+  describe(vm: VmRecord): VmNetworkInfo | undefined;
+  setNat(vm: VmRecord, nat: boolean): Promise<void>;
 }

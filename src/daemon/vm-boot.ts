@@ -7,7 +7,13 @@ import type { Layout } from '../config/index.js';
 import type { DiskSpec, VmLaunchSpec } from '../protocol/index.js';
 import type { VmRecord } from '../store/index.js';
 import type { VmmBackend, VmmInstance } from '../vmm/index.js';
-import type { AccelChooser, AgentConnector, AgentSession, KernelSource } from './ports.js';
+import type {
+  AccelChooser,
+  AgentConnector,
+  AgentSession,
+  BootNetwork,
+  KernelSource,
+} from './ports.js';
 import { exists } from '../base/index.js';
 import { makeVmDirs, removeRuntimeDir, tailFile, writeHandles, type VmPaths } from './vm-files.js';
 
@@ -26,6 +32,8 @@ export interface BootDeps {
   bootTimeoutMs: number;
   /** Kernel arguments other parts of the daemon add (VmLifecycleHooks.kernelArgs). */
   extraKernelArgs?: ((vm: VmRecord) => Promise<string[]>) | undefined;
+  /** Attaches the boot to banger's network (tap, namespace, address arguments). */
+  network?: ((vm: VmRecord) => Promise<BootNetwork>) | undefined;
 }
 
 /** Kernel arguments banger adds for its own guest init (the backend adds console/timing ones). */
@@ -54,6 +62,7 @@ export async function bootVm(
   ];
   if (hasWorkDisk) disks.push({ id: 'work', path: paths.workDisk, format: 'raw', readOnly: false });
 
+  const net = await deps.network?.(vm);
   const spec: VmLaunchSpec = {
     vmId: vm.id,
     vcpus: vm.vcpus,
@@ -62,10 +71,15 @@ export async function bootVm(
     boot: {
       kernelPath: kernel.vmlinux,
       initrdPath: kernel.initrd,
-      args: [...guestKernelArgs(vm, hasWorkDisk), ...((await deps.extraKernelArgs?.(vm)) ?? [])],
+      args: [
+        ...guestKernelArgs(vm, hasWorkDisk),
+        ...(net?.kernelArgs ?? []),
+        ...((await deps.extraKernelArgs?.(vm)) ?? []),
+      ],
     },
     disks,
-    nics: [],
+    nics: net?.nics ?? [],
+    netns: net?.netns,
     runDir: paths.runDir,
     consoleLogPath: paths.consoleLog,
     vmmLogPath: paths.vmmLog,

@@ -19,8 +19,10 @@ import type {
   VmCreateParams,
   VmInfo,
   VmRunParams,
+  VmNetworkInfo,
   VmRunResult,
 } from '../protocol/index.js';
+import { dnsLabelProblem } from '../network/index.js';
 import type { VmRecord, VmRecords } from '../store/index.js';
 import type { VmmBackend } from '../vmm/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -31,6 +33,7 @@ import type {
   ImageSource,
   KernelSource,
   VmLifecycleHooks,
+  VmNetworkPort,
 } from './ports.js';
 import { bootVm, type LiveVm } from './vm-boot.js';
 import { runExec, type ExecIo } from './vm-exec.js';
@@ -61,6 +64,8 @@ export interface VmServiceDeps {
   logger: Logger;
   /** Parts of the daemon that follow every VM's life (ssh keys, forwards, network, DNS). */
   hooks?: readonly VmLifecycleHooks[] | undefined;
+  /** Addresses, taps and NAT (VmNetwork; also registered among the hooks). */
+  network?: VmNetworkPort | undefined;
 }
 
 export interface CallContext {
@@ -129,7 +134,13 @@ export class VmService {
       pid: live ? live.instance.handles.pid : null,
       bootId: vm.bootId,
       lastError: vm.lastError,
+      ...this.networkInfo(vm),
     };
+  }
+
+  private networkInfo(vm: VmRecord): { network?: VmNetworkInfo } {
+    const network = this.deps.network?.describe(vm);
+    return network ? { network } : {};
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -151,6 +162,14 @@ export class VmService {
       });
     }
     const name = params.name ?? generateVmName((n) => records.byName(n) !== undefined);
+    const labelProblem = dnsLabelProblem(name);
+    if (labelProblem !== undefined) {
+      // The name becomes <name>.vm and the guest's hostname.
+      throw new BangerError(
+        'bad_request',
+        `VM name "${name}" is not a valid DNS label: it ${labelProblem}`,
+      );
+    }
     const id = newId();
     const paths = vmPaths(this.deps.layout, id);
 
@@ -169,6 +188,10 @@ export class VmService {
           autoRemove: options.ephemeral ?? false,
         });
         undo.push('remove VM record', () => records.remove(id));
+        if (this.deps.network) {
+          this.deps.network.reserve(record, { nat: params.nat ?? false });
+          undo.push('release network lease', () => this.deps.network?.release(id));
+        }
         undo.push('remove VM files', () => removeVmFiles(paths));
         await makeVmDirs(paths);
         ctx.progress({ step: 'disk', message: `creating disks for ${name}` });
@@ -216,6 +239,12 @@ export class VmService {
           `${current.name}-${current.id}`,
         );
         this.deps.records.update(vm.id, { state: 'stopped', lastError: errorText(err) });
+        await this.deps.network?.bootFailed(current).catch((netErr: unknown) => {
+          this.deps.logger.warn('network cleanup after failed boot failed', {
+            vm: current.name,
+            error: errorText(netErr),
+          });
+        });
         throw withConsoleHint(err, paths, kept);
       }
       const entry: LiveEntry = { ...live, stopping: false };
@@ -338,6 +367,7 @@ export class VmService {
     if (params.vcpu !== undefined) createParams.vcpu = params.vcpu;
     if (params.memoryMib !== undefined) createParams.memoryMib = params.memoryMib;
     if (params.diskBytes !== undefined) createParams.diskBytes = params.diskBytes;
+    if (params.nat !== undefined) createParams.nat = params.nat;
 
     const vm = await this.create(createParams, ctx, { ephemeral: params.rm });
     try {
@@ -357,8 +387,19 @@ export class VmService {
   }
 
   /** Changes the size of a stopped VM; takes effect at its next start. */
-  async set(ref: string, changes: { vcpu?: number; memoryMib?: number }): Promise<VmRecord> {
+  async set(
+    ref: string,
+    changes: { vcpu?: number; memoryMib?: number; nat?: boolean },
+  ): Promise<VmRecord> {
     const vm = this.resolve(ref);
+    const { nat, ...sizes } = changes;
+    if (nat !== undefined) {
+      const network = this.deps.network;
+      if (!network) throw new BangerError('unavailable', 'this daemon has no networking');
+      // NAT applies at once, running or not: no need to stop the VM.
+      await this.locks.run(vm.id, () => network.setNat(vm, nat));
+      if (sizes.vcpu === undefined && sizes.memoryMib === undefined) return this.resolve(vm.id);
+    }
     return this.locks.run(vm.id, () => {
       const current = this.deps.records.byId(vm.id) ?? vm;
       if (current.state !== 'stopped') {
@@ -371,10 +412,13 @@ export class VmService {
         );
       }
       const update: { vcpus?: number; memoryMib?: number } = {};
-      if (changes.vcpu !== undefined) update.vcpus = changes.vcpu;
-      if (changes.memoryMib !== undefined) update.memoryMib = changes.memoryMib;
+      if (sizes.vcpu !== undefined) update.vcpus = sizes.vcpu;
+      if (sizes.memoryMib !== undefined) update.memoryMib = sizes.memoryMib;
       if (Object.keys(update).length === 0) {
-        throw new BangerError('bad_request', 'vm set needs at least one of --vcpu, --memory');
+        throw new BangerError(
+          'bad_request',
+          'vm set needs at least one of --vcpu, --memory, --nat/--no-nat',
+        );
       }
       return Promise.resolve(this.deps.records.update(vm.id, update));
     });
@@ -514,6 +558,7 @@ export class VmService {
       chooseAccel: this.deps.chooseAccel,
       logger: this.deps.logger,
       bootTimeoutMs: this.deps.config().bootTimeoutSeconds * 1000,
+      network: this.deps.network?.prepareBoot.bind(this.deps.network),
       extraKernelArgs: async (vm: VmRecord) => {
         const args: string[] = [];
         for (const hooks of this.deps.hooks ?? [])

@@ -23,10 +23,20 @@ export interface KillVmmRequest {
   startTime: number;
 }
 
+export interface ReleaseVmmRequest {
+  backend: VmmKind;
+  vmId: string;
+}
+
 /** The network half (bridge, taps, namespace, NAT, network processes) is in network-ops.ts. */
 export interface PrivilegedOps extends NetworkOps {
   /** Starts the VMM for a banger VM, detached from the caller so it outlives daemon restarts. */
   launchVmm(request: LaunchVmmRequest): Promise<LaunchVmmResult>;
   /** SIGKILLs a VMM that banger launched (pid and start time must still match). */
   killVmm(request: KillVmmRequest): Promise<void>;
+  /**
+   * Removes what a launch left on the host besides the process (Firecracker's chroot and
+   * cgroup), once the VMM is gone. Optional: backends that leave nothing need no release.
+   */
+  releaseVmm?(request: ReleaseVmmRequest): Promise<void>;
 }

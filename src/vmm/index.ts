@@ -1,6 +1,8 @@
 /**
- * vmm: the VMM contract (backend.ts) and its QEMU microvm backend: pure launch plans, the QMP
- * client, detached VMM processes known by pid + start time, and the KVM-vs-TCG probe.
+ * vmm: the VMM contract (backend.ts) and its backends: QEMU microvm (pure launch plans, the
+ * QMP client) and Firecracker (+ jailer; the API client typed from the vendored spec, vsock
+ * agent channel, raw copy-on-write disks), detached VMM processes known by pid + start time,
+ * and the KVM-vs-TCG probe.
  * Must never run a VMM through a shell, never build argv from unvalidated input, and never
  * leave a VMM or its sockets behind after a failed launch or a kill.
  */
@@ -29,3 +31,33 @@ export { isProcessAlive, readProcStat } from './proc-stat.js';
 export { hostTscKhz, qemuVersion, DEFAULT_QEMU_BINARY } from './host-info.js';
 export { probeKvm, PROBE_MARKER, type ProbeKvmOptions } from './kvm-probe.js';
 export type { KvmVerdict } from './kvm-verdict.js';
+export {
+  FirecrackerBackend,
+  type FirecrackerBackendOptions,
+} from './firecracker/firecracker-backend.js';
+export { FirecrackerInstance, type SnapshotTarget } from './firecracker/firecracker-instance.js';
+export {
+  buildFirecrackerLaunchPlan,
+  firecrackerVmLayout,
+  AGENT_VSOCK_PORT,
+  FIRECRACKER_FILES,
+  type FirecrackerHostInfo,
+  type JailerHostInfo,
+  type FirecrackerVmLayout,
+  type FirecrackerLaunchPlan,
+} from './firecracker/launch-plan.js';
+export { FirecrackerApiClient } from './firecracker/api-client.js';
+export { connectVsock } from './firecracker/vsock-connect.js';
+export {
+  chooseCowStrategy,
+  createCowDisk,
+  type CowChoice,
+  type CowStrategy,
+} from './firecracker/disk-cow.js';
+export {
+  checkFirecrackerVersion,
+  firecrackerBinaryVersion,
+  FIRECRACKER_MIN_VERSION,
+  FIRECRACKER_TESTED_MAX,
+} from './firecracker/version.js';
+export { hostCgroupVersion } from './firecracker/jail.js';

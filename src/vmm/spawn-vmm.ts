@@ -17,18 +17,19 @@ export const VMM_LOG_MARKER = '--- banger: starting';
 export async function spawnVmm(options: {
   plan: LaunchPlan;
   logPath: string;
+  /** Where the VMM's stdout goes instead of the log (Firecracker writes the guest console there). */
+  stdoutPath?: string | undefined;
 }): Promise<LaunchVmmResult> {
-  const log = await fs.open(
-    options.logPath,
-    fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW,
-    0o600,
-  );
+  const flags = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
+  const log = await fs.open(options.logPath, flags, 0o600);
+  const out =
+    options.stdoutPath === undefined ? log : await fs.open(options.stdoutPath, flags, 0o600);
   let pid: number | undefined;
   try {
     await log.write(`${VMM_LOG_MARKER} ${options.plan.file} at ${new Date().toISOString()}\n`);
     const child = spawnChild(options.plan.file, options.plan.argv, {
       detached: true,
-      stdio: ['ignore', log.fd, log.fd],
+      stdio: ['ignore', out.fd, log.fd],
     });
     try {
       await once(child, 'spawn');
@@ -41,9 +42,7 @@ export async function spawnVmm(options: {
           : `could not start ${options.plan.file}: ${String(err)}`,
         {
           cause: err,
-          hint: missing
-            ? 'install qemu-system-x86 (and iproute2 for network namespaces)'
-            : undefined,
+          hint: missing ? missingProgramHint(options.plan.file) : undefined,
         },
       );
     }
@@ -52,6 +51,7 @@ export async function spawnVmm(options: {
     pid = child.pid;
   } finally {
     await log.close();
+    if (out !== log) await out.close();
   }
   const stat = pid === undefined ? undefined : await readProcStat(pid);
   if (pid === undefined || stat === undefined) {
@@ -120,4 +120,10 @@ export async function killVmmProcess(options: KillVmmOptions): Promise<void> {
     }
     await sleep(10);
   }
+}
+
+function missingProgramHint(file: string): string {
+  if (/firecracker|jailer/.test(file))
+    return 'install Firecracker (firecracker and jailer, >= 1.5) or use vmm = "qemu"; see `banger doctor`';
+  return 'install qemu-system-x86 (and iproute2 for network namespaces)';
 }

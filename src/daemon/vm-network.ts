@@ -1,0 +1,425 @@
+/**
+ * VM networking in the daemon: address leases, banger's bridge (in its own namespace when
+ * isolated), one tap per running VM, the guests' DNS relay, NAT rules and the NAT uplink, the
+ * `.vm` records, and (isolated mode) the automatic port forwards from each VM's loopback
+ * address. The network exists while at least one VM is starting or running and is torn down
+ * with the last one, so an idle banger leaves nothing in the kernel.
+ *
+ * Network-wide steps (bring up, tear down, taps, NAT sync) run one at a time; every privileged
+ * step goes through NetworkOps.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { BangerError, ensurePrivateDir, writeFileAtomic, type Logger } from '../base/index.js';
+import type { BangerConfig, Layout } from '../config/index.js';
+import type { DnsZone } from '../dns/index.js';
+import {
+  checkGuestSubnet,
+  checkLoopbackRange,
+  checkSubnetAgainstRoutes,
+  cidrContains,
+  formatCidr,
+  formatIpv4,
+  gatewayOf,
+  isTapName,
+  macFor,
+  netnsNameFor,
+  nextFreeAddress,
+  parseIpv4,
+  readHostRoutes,
+  requireCidr,
+  tapName,
+  DEFAULT_BRIDGE,
+  type Cidr,
+  type HostRoute,
+} from '../network/index.js';
+import type {
+  NetProcessHandle,
+  NetworkMode,
+  NetworkOps,
+  NicSpec,
+  VmNetworkInfo,
+} from '../protocol/index.js';
+import type { NetworkLease, NetworkLeases, VmRecord } from '../store/index.js';
+import type { AgentSession, BootNetwork, VmLifecycleHooks } from './ports.js';
+
+/** The NAT uplink inside banger's namespace (isolated mode): a /30 of the shared address space. */
+export const UPLINK = {
+  ifname: 'bgup0',
+  address: '100.64.213.2/30',
+  gateway: '100.64.213.1',
+  /** Guests with NAT use it as their second nameserver: pasta relays it to the host's resolver. */
+  dnsForward: '100.64.213.1',
+} as const;
+
+interface Settings {
+  mode: NetworkMode;
+  subnet: Cidr;
+  gateway: string;
+  loopback: Cidr;
+  bridge: string;
+  /** Isolated: banger's namespace. */
+  netns: string | undefined;
+}
+
+/** What is up in the kernel, persisted so a restarted daemon can adopt or remove it. */
+interface NetworkState {
+  mode: NetworkMode;
+  bridge: string;
+  netns: string | undefined;
+  gateway: string;
+  relay?: NetProcessHandle | undefined;
+  uplink?: NetProcessHandle | undefined;
+}
+
+export interface VmNetworkDeps {
+  layout: Layout;
+  config: () => BangerConfig;
+  ops: NetworkOps;
+  leases: NetworkLeases;
+  zone: DnsZone;
+  logger: Logger;
+  /** Serves every listening guest port on the VM's loopback address (isolated mode). */
+  autoForward?:
+    | ((spec: { vmId: string; agent: AgentSession; hostAddress: string }) => {
+        close(): Promise<void>;
+      })
+    | undefined;
+  readRoutes?: (() => Promise<HostRoute[]>) | undefined;
+}
+
+export class VmNetwork implements VmLifecycleHooks {
+  /** VMs that hold a tap: booting or running. */
+  private readonly active = new Map<string, VmRecord>();
+  private readonly forwards = new Map<string, { close(): Promise<void> }>();
+  private state: NetworkState | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: VmNetworkDeps) {}
+
+  get dir(): string {
+    return path.join(this.deps.layout.runtimeDir, 'network');
+  }
+
+  /** The unix socket the guests' DNS relay hands queries to. */
+  get guestDnsSocket(): string {
+    return path.join(this.dir, 'dns.sock');
+  }
+
+  private get stateFile(): string {
+    return path.join(this.dir, 'state.json');
+  }
+
+  /** Reads what a previous daemon left up (called before VMs are adopted). */
+  async init(): Promise<void> {
+    await ensurePrivateDir(this.dir);
+    try {
+      this.state = JSON.parse(await fs.readFile(this.stateFile, 'utf8')) as NetworkState;
+    } catch {
+      this.state = undefined;
+    }
+  }
+
+  /**
+   * After adoption: removes taps of VMs that are not running, and the whole network when no
+   * VM runs (what a crashed daemon or a killed VM left behind).
+   */
+  async sweep(): Promise<void> {
+    await this.serial(async () => {
+      const state = this.state;
+      const netns = state?.netns ?? this.settings().netns;
+      const links = await this.deps.ops.listLinks({ netns });
+      for (const link of links) {
+        if (isTapName(link) && !this.active.has(link.slice(3))) {
+          await this.deps.ops.deleteTap({ netns, tap: link });
+          this.deps.logger.info('removed stale tap', { tap: link });
+        }
+      }
+      if (this.active.size === 0) await this.teardown();
+    });
+  }
+
+  // ---- leases ---------------------------------------------------------------------------------
+
+  /** At create: reserves the VM's addresses and records whether it gets NAT. */
+  reserve(vm: VmRecord, options: { nat: boolean }): NetworkLease {
+    return this.allocate(vm.id, options.nat);
+  }
+
+  release(vmId: string): void {
+    this.deps.leases.release(vmId);
+  }
+
+  describe(vm: VmRecord): VmNetworkInfo | undefined {
+    const lease = this.deps.leases.get(vm.id);
+    if (!lease) return undefined;
+    const mode = this.state?.mode ?? this.deps.config().network.mode;
+    return {
+      mode,
+      guestAddress: lease.guestIp,
+      hostAddress: mode === 'isolated' ? lease.hostIp : lease.guestIp,
+      mac: lease.mac,
+      nat: lease.nat,
+      dnsName: `${vm.name}.vm`,
+    };
+  }
+
+  /** What is up now, for doctor. */
+  describeState():
+    | {
+        netns: string | undefined;
+        bridge: string;
+        gateway: string;
+        vms: number;
+        relay: boolean;
+        uplink: boolean;
+      }
+    | undefined {
+    const state = this.state;
+    if (!state) return undefined;
+    return {
+      netns: state.netns,
+      bridge: state.bridge,
+      gateway: state.gateway,
+      vms: this.active.size,
+      relay: state.relay !== undefined,
+      uplink: state.uplink !== undefined,
+    };
+  }
+
+  /** `vm set --nat/--no-nat`: takes effect at once on a running VM. */
+  async setNat(vm: VmRecord, nat: boolean): Promise<void> {
+    if (!this.deps.leases.get(vm.id)) this.allocate(vm.id, nat);
+    else this.deps.leases.setNat(vm.id, nat);
+    if (this.active.has(vm.id)) await this.serial(() => this.syncNat());
+  }
+
+  // ---- boot -----------------------------------------------------------------------------------
+
+  /** Before a boot: brings the network up, makes the VM's tap, and says how to attach to it. */
+  async prepareBoot(vm: VmRecord): Promise<BootNetwork> {
+    return this.serial(async () => {
+      const settings = this.settings();
+      let lease = this.deps.leases.get(vm.id);
+      if (
+        !lease ||
+        !cidrContains(settings.subnet, parseIpv4(lease.guestIp) ?? 0) ||
+        !cidrContains(settings.loopback, parseIpv4(lease.hostIp) ?? 0) ||
+        parseIpv4(lease.guestIp) === parseIpv4(settings.gateway)
+      ) {
+        lease = this.allocate(vm.id, lease?.nat ?? false);
+      }
+      await this.ensureUp(settings);
+      const tap = tapName(vm.id);
+      await this.deps.ops.createTap({ netns: settings.netns, bridge: settings.bridge, tap });
+      this.active.set(vm.id, vm);
+      const dns = [settings.gateway];
+      if (lease.nat && settings.mode === 'isolated') dns.push(UPLINK.dnsForward);
+      const nics: NicSpec[] = [{ tap, mac: lease.mac }];
+      return {
+        nics,
+        netns: settings.netns,
+        kernelArgs: [
+          `banger.ip=${lease.guestIp}/${String(settings.subnet.prefix)}`,
+          `banger.gw=${settings.gateway}`,
+          `banger.dns=${dns.join(',')}`,
+        ],
+      };
+    });
+  }
+
+  /** The boot failed after prepareBoot: the tap goes (and the network, if nothing else runs). */
+  async bootFailed(vm: VmRecord): Promise<void> {
+    await this.detach(vm);
+  }
+
+  // ---- lifecycle hooks ------------------------------------------------------------------------
+
+  async started(vm: VmRecord, agent: AgentSession): Promise<void> {
+    const lease = this.deps.leases.get(vm.id);
+    if (!lease) return;
+    await this.serial(async () => {
+      this.active.set(vm.id, vm);
+      const mode = this.state?.mode ?? this.deps.config().network.mode;
+      this.deps.zone.set(vm.name, {
+        host: mode === 'isolated' ? lease.hostIp : lease.guestIp,
+        guest: lease.guestIp,
+      });
+      await this.syncNat();
+      if (mode === 'isolated' && this.deps.autoForward && !this.forwards.has(vm.id)) {
+        this.forwards.set(
+          vm.id,
+          this.deps.autoForward({ vmId: vm.id, agent, hostAddress: lease.hostIp }),
+        );
+      }
+    });
+  }
+
+  async stopped(vm: VmRecord): Promise<void> {
+    await this.detach(vm);
+  }
+
+  deleted(vm: VmRecord): void {
+    this.deps.zone.delete(vm.name);
+    this.release(vm.id);
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private async detach(vm: VmRecord): Promise<void> {
+    this.deps.zone.delete(vm.name);
+    const forward = this.forwards.get(vm.id);
+    this.forwards.delete(vm.id);
+    await forward?.close().catch(() => undefined);
+    await this.serial(async () => {
+      const wasActive = this.active.delete(vm.id);
+      const netns = this.state?.netns;
+      if (this.state) await this.deps.ops.deleteTap({ netns, tap: tapName(vm.id) });
+      if (this.active.size === 0) await this.teardown();
+      else if (wasActive) await this.syncNat();
+    });
+  }
+
+  private settings(): Settings {
+    const net = this.deps.config().network;
+    const subnet = checkGuestSubnet(requireCidr(net.subnet, 'network.subnet'), 'network.subnet');
+    const loopback = checkLoopbackRange(
+      requireCidr(net.loopbackRange, 'network.loopback_range'),
+      'network.loopback_range',
+    );
+    const isolated = net.mode === 'isolated';
+    return {
+      mode: net.mode,
+      subnet,
+      gateway: formatIpv4(gatewayOf(subnet)),
+      loopback,
+      bridge: isolated ? DEFAULT_BRIDGE : net.bridge,
+      netns: isolated ? netnsNameFor(this.deps.layout.stateDir) : undefined,
+    };
+  }
+
+  private allocate(vmId: string, nat: boolean): NetworkLease {
+    const settings = this.settings();
+    return this.deps.leases.allocate(vmId, (used) => {
+      const guest = nextFreeAddress(settings.subnet, toNumbers(used.guest), { skipFirst: true });
+      const host = nextFreeAddress(settings.loopback, toNumbers(used.host), { skipFirst: false });
+      if (guest === undefined || host === undefined) {
+        throw new BangerError(
+          'unavailable',
+          `no free address left in ${guest === undefined ? `network.subnet ${formatCidr(settings.subnet)}` : `network.loopback_range ${formatCidr(settings.loopback)}`}`,
+          { hint: 'delete VMs you no longer need, or use a larger range in config.toml' },
+        );
+      }
+      return { guestIp: formatIpv4(guest), hostIp: formatIpv4(host), mac: macFor(vmId), nat };
+    });
+  }
+
+  private async ensureUp(settings: Settings): Promise<void> {
+    const state = this.state;
+    if (
+      state &&
+      this.active.size > 0 &&
+      (state.mode !== settings.mode ||
+        state.bridge !== settings.bridge ||
+        state.gateway !== `${settings.gateway}/${String(settings.subnet.prefix)}`)
+    ) {
+      throw new BangerError(
+        'precondition_failed',
+        `network settings changed while VMs run on the old ones (${state.mode}, ${state.gateway})`,
+        { hint: 'stop every VM (banger vm stop NAME...), then start them again' },
+      );
+    }
+    // The subnet must not shadow anything the host reaches (LAN, VPN, Docker), in either mode:
+    // NAT traffic to such a destination would never leave banger's network.
+    const routes = await (this.deps.readRoutes ?? readHostRoutes)();
+    checkSubnetAgainstRoutes(settings.subnet, routes, settings.bridge);
+    const gateway = `${settings.gateway}/${String(settings.subnet.prefix)}`;
+    await this.deps.ops.ensureBridge({ netns: settings.netns, bridge: settings.bridge, gateway });
+    const next: NetworkState = {
+      mode: settings.mode,
+      bridge: settings.bridge,
+      netns: settings.netns,
+      gateway,
+      relay: state?.relay,
+      uplink: state?.uplink,
+    };
+    this.state = next;
+    if (!next.relay || !(await this.deps.ops.netProcessAlive(next.relay))) {
+      next.relay = await this.deps.ops.startNetProcess({
+        kind: 'dns-relay',
+        netns: settings.netns,
+        listen: settings.gateway,
+        socketPath: this.guestDnsSocket,
+        logPath: path.join(this.dir, 'dns-relay.log'),
+      });
+    }
+    await this.saveState();
+  }
+
+  /** Makes the NAT rules (and the isolated uplink) match the active VMs with NAT. */
+  private async syncNat(): Promise<void> {
+    const state = this.state;
+    if (!state) return;
+    const sources = [...this.active.keys()].flatMap((vmId) => {
+      const lease = this.deps.leases.get(vmId);
+      return lease?.nat ? [{ vmId, address: lease.guestIp }] : [];
+    });
+    const isolated = state.netns !== undefined;
+    if (
+      isolated &&
+      sources.length > 0 &&
+      !(state.uplink && (await this.deps.ops.netProcessAlive(state.uplink)))
+    ) {
+      state.uplink = await this.deps.ops.startNetProcess({
+        kind: 'uplink',
+        netns: state.netns as string,
+        ifname: UPLINK.ifname,
+        address: UPLINK.address,
+        gateway: UPLINK.gateway,
+        dnsForward: UPLINK.dnsForward,
+        logPath: path.join(this.dir, 'uplink.log'),
+      });
+      await this.saveState();
+    }
+    await this.deps.ops.syncNat({
+      netns: state.netns,
+      bridge: state.bridge,
+      uplink: isolated ? UPLINK.ifname : undefined,
+      sources,
+    });
+    if (isolated && sources.length === 0 && state.uplink) {
+      await this.deps.ops.stopNetProcess(state.uplink);
+      state.uplink = undefined;
+      await this.saveState();
+    }
+  }
+
+  private async teardown(): Promise<void> {
+    const state = this.state;
+    if (!state) return;
+    for (const handle of [state.relay, state.uplink]) {
+      if (handle) await this.deps.ops.stopNetProcess(handle);
+    }
+    if (state.netns === undefined) {
+      await this.deps.ops.syncNat({ bridge: state.bridge, sources: [] });
+    }
+    await this.deps.ops.removeNetwork({ netns: state.netns, bridge: state.bridge });
+    this.state = undefined;
+    await fs.rm(this.stateFile, { force: true });
+    this.deps.logger.info('network torn down', { mode: state.mode });
+  }
+
+  private async saveState(): Promise<void> {
+    await writeFileAtomic(this.stateFile, JSON.stringify(this.state));
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(work, work);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function toNumbers(addresses: Set<string>): Set<number> {
+  return new Set([...addresses].map((a) => parseIpv4(a) ?? -1));
+}
