@@ -10,7 +10,7 @@ import { extractDirFromExt4, ImageStore } from '../images/index.js';
 import { RpcServer, type RpcCall } from '../ipc/index.js';
 import { parseNoParams } from '../protocol/index.js';
 import { KernelStore } from '../kernels/index.js';
-import { openDatabase, VmRecords } from '../store/index.js';
+import { openDatabase, VmRecords, WorkspaceRecords } from '../store/index.js';
 import { QemuBackend, createInProcessVmmOps } from '../vmm/index.js';
 import { createAccelChooser } from './accel-chooser.js';
 import { toAgentSession } from './agent-session.js';
@@ -21,8 +21,13 @@ import { daemonHandlers } from './daemon-handlers.js';
 import { createNetworking } from './networking.js';
 import { PortForwarder } from './port-forwards.js';
 import type { AgentConnector, ImageSource, KernelSource } from './ports.js';
+import { SshAccess } from './ssh-access.js';
+import { vmAccessHandlers, vmAccessHooks } from './vm-access.js';
 import { vmHandlers, type Handler } from './vm-handlers.js';
 import { VmService } from './vm-service.js';
+import { fileSyncHooks } from './file-sync.js';
+import { workspaceHandlers } from './workspace-handlers.js';
+import { WorkspaceService } from './workspace-service.js';
 
 export interface DaemonInputs {
   layout: Layout;
@@ -91,12 +96,17 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
 
   const currentConfig = configSource(layout.configFile, config, logger);
   const forwarder = new PortForwarder({ logger: logger.child({ module: 'forward' }) });
+  const ssh = new SshAccess({ layout, logger: logger.child({ module: 'ssh' }) });
   const networking = createNetworking({
     layout,
     config: currentConfig,
     db,
     logger,
     autoForward: (spec) => forwarder.autoForward(spec),
+  });
+  const fileSync = fileSyncHooks({
+    config: currentConfig,
+    logger: logger.child({ module: 'file-sync' }),
   });
   const vms = new VmService({
     layout,
@@ -108,15 +118,25 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     backend,
     agents,
     logger: logger.child({ module: 'vm' }),
-    hooks: [networking.network],
+    hooks: [fileSync, networking.network, ...vmAccessHooks({ forwarder, ssh })],
     network: networking.network,
+  });
+
+  const workspaces = new WorkspaceService({
+    layout,
+    vms,
+    records: new WorkspaceRecords(db),
+    logger: logger.child({ module: 'workspace' }),
   });
 
   let server: RpcServer | undefined;
   let stopping: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => (stopping = resolve));
   const handlers: Record<string, Handler> = {
-    ...vmHandlers(vms),
+    ...vmHandlers(vms, workspaces),
+    ...workspaceHandlers(workspaces),
+    // After vmHandlers: its vm.show is replaced by one that lists forwards.
+    ...vmAccessHandlers({ vms, forwarder, ssh }),
     ...kernelHandlers({ kernels, images, records }),
     ...imageHandlers({ kernels, images, records }),
     ...daemonHandlers({ layout, requestStop: () => stopping?.() }),
@@ -150,6 +170,7 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     async stop() {
       await server?.close();
       vms.detachAll();
+      await forwarder.stopEverything();
       await networking.stop();
       db.close();
     },

@@ -34,6 +34,9 @@
 #define KILL_GRACE_MS 2000
 #define RESOLV_MARKER "# Written by banger-init"
 #define RESOLV_RUN "/run/banger/resolv.conf"
+#define SSHD_PATH "/usr/sbin/sshd"
+#define SSH_KEYGEN_PATH "/usr/bin/ssh-keygen"
+#define SSH_HOST_KEY "/etc/ssh/ssh_host_ed25519_key"
 
 struct config {
 	char hostname[65];
@@ -44,16 +47,23 @@ struct config {
 	char handover[256];
 	char agent[256];
 	char iface[32];
+	char ssh_key[1024]; /* TYPE,BASE64: the host's key for /root/.ssh/authorized_keys */
+	int sshd;           /* start and keep sshd running (default 1; banger.sshd=0 turns it off) */
 	int debug;
 };
 
-static struct config cfg = {.iface = "eth0"};
+static struct config cfg = {.iface = "eth0", .sshd = 1};
 static int workdisk_mounted;
 static pid_t agent_pid = -1;
 static uint64_t agent_started_at;
 static unsigned agent_backoff = AGENT_BACKOFF_MIN_MS;
 static uint64_t agent_restart_at; /* 0: not pending */
 static char agent_path[PATH_MAX];
+/* sshd is supervised like the agent: restarted with the same backoff when it dies. */
+static pid_t sshd_pid = -1;
+static uint64_t sshd_started_at;
+static unsigned sshd_backoff = AGENT_BACKOFF_MIN_MS;
+static uint64_t sshd_restart_at; /* 0: not pending */
 
 #define fail_log(...) log_msg(__VA_ARGS__)
 
@@ -153,6 +163,10 @@ static void apply_arg(char *arg)
 		set_value(cfg.agent, sizeof(cfg.agent), arg, value);
 	else if (strcmp(arg, "banger.iface") == 0)
 		set_value(cfg.iface, sizeof(cfg.iface), arg, value);
+	else if (strcmp(arg, "banger.ssh_key") == 0)
+		set_value(cfg.ssh_key, sizeof(cfg.ssh_key), arg, value);
+	else if (strcmp(arg, "banger.sshd") == 0)
+		cfg.sshd = strcmp(value, "0") != 0;
 	else if (strcmp(arg, "banger.debug") == 0)
 		cfg.debug = strcmp(value, "0") != 0;
 	/* unknown banger.* keys are for newer guests: ignored */
@@ -333,6 +347,158 @@ static void setup_workdisk(void)
 	workdisk_mounted = 1;
 }
 
+/* ---- ssh ------------------------------------------------------------------------------- */
+
+/*
+ * banger.ssh_key=TYPE,BASE64 (no spaces, so no quoting on the command line): the line
+ * "TYPE BASE64 banger" goes into /root/.ssh/authorized_keys unless the key is already there.
+ * Runs after the work disk is mounted on /root; never follows a symlink.
+ */
+static void setup_ssh_key(void)
+{
+	if (!cfg.ssh_key[0])
+		return;
+	char *comma = strchr(cfg.ssh_key, ',');
+	if (!comma || comma == cfg.ssh_key || !comma[1]) {
+		fail_log("banger.ssh_key must be TYPE,BASE64: ignored");
+		return;
+	}
+	*comma = 0;
+	const char *type = cfg.ssh_key, *blob = comma + 1;
+	for (const char *c = type; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '@' ||
+		      *c == '.')) {
+			fail_log("banger.ssh_key: bad key type: ignored");
+			return;
+		}
+	for (const char *c = blob; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '+' || *c == '/' || *c == '=')) {
+			fail_log("banger.ssh_key: the key is not base64: ignored");
+			return;
+		}
+	if (mkdir("/root/.ssh", 0700) < 0 && errno != EEXIST) {
+		fail_log("cannot create /root/.ssh: %s", strerror(errno));
+		return;
+	}
+	struct stat st;
+	if (lstat("/root/.ssh", &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fail_log("/root/.ssh is not a directory: ssh key not installed");
+		return;
+	}
+	int fd = open("/root/.ssh/authorized_keys",
+		      O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fail_log("cannot open /root/.ssh/authorized_keys: %s", strerror(errno));
+		return;
+	}
+	/* Already there? Look for the blob as a whole word (the file is small). */
+	static char text[65536];
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	if (n < 0)
+		n = 0;
+	text[n] = 0;
+	size_t blen = strlen(blob);
+	for (char *p = strstr(text, blob); p; p = strstr(p + 1, blob)) {
+		char before = p == text ? ' ' : p[-1];
+		char after = p[blen];
+		if ((before == ' ' || before == '\t') &&
+		    (after == 0 || after == ' ' || after == '\t' || after == '\n' || after == '\r')) {
+			close(fd);
+			return;
+		}
+	}
+	char line[sizeof(cfg.ssh_key) + 16];
+	int len = snprintf(line, sizeof(line), "%s%s %s banger\n",
+			   n > 0 && text[n - 1] != '\n' ? "\n" : "", type, blob);
+	if (len < 0 || write(fd, line, (size_t)len) != len)
+		fail_log("cannot write /root/.ssh/authorized_keys: %s", strerror(errno));
+	close(fd);
+}
+
+/* Runs argv to completion (used before sshd starts); its exit status or -1. */
+static int run_wait(char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void reset_signals_for_child(void);
+
+/*
+ * sshd in the foreground (-D), so init notices when it dies and starts it again. Its host key
+ * is made on first boot, in the child, after the agent is up: only ed25519, since an RSA key
+ * costs seconds of emulated CPU under TCG (ssh-keygen -A would make one) and banger's ssh
+ * client asks for ed25519 only.
+ */
+static void start_sshd(void)
+{
+	sshd_restart_at = 0;
+	pid_t pid = fork();
+	if (pid < 0) {
+		fail_log("cannot fork sshd: %s", strerror(errno));
+		sshd_restart_at = now_ms() + sshd_backoff;
+		return;
+	}
+	if (pid == 0) {
+		reset_signals_for_child();
+		setsid();
+		int null = open("/dev/null", O_RDONLY);
+		if (null >= 0 && null != 0) {
+			dup2(null, 0);
+			close(null);
+		}
+		/* privilege separation directory, as the packaged service unit makes it */
+		if (mkdir("/run/sshd", 0755) < 0 && errno != EEXIST)
+			fail_log("cannot create /run/sshd: %s", strerror(errno));
+		if (access(SSH_HOST_KEY, F_OK) < 0) {
+			char *keygen[] = {SSH_KEYGEN_PATH, "-q", "-t", "ed25519", "-N", "", "-C", "",
+					  "-f", SSH_HOST_KEY, NULL};
+			if (run_wait(keygen) != 0)
+				fail_log("ssh-keygen could not make " SSH_HOST_KEY);
+		}
+		char *argv[] = {SSHD_PATH, "-D", NULL};
+		char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				"LANG=C.UTF-8", NULL};
+		execve(SSHD_PATH, argv, envp);
+		fail_log("cannot start %s: %s", SSHD_PATH, strerror(errno));
+		_exit(127);
+	}
+	sshd_pid = pid;
+	sshd_started_at = now_ms();
+}
+
+static void sshd_died(int status)
+{
+	if (now_ms() - sshd_started_at >= AGENT_STABLE_MS)
+		sshd_backoff = AGENT_BACKOFF_MIN_MS;
+	if (WIFSIGNALED(status))
+		fail_log("sshd killed by signal %d; restarting in %u ms", WTERMSIG(status), sshd_backoff);
+	else
+		fail_log("sshd exited with status %d; restarting in %u ms", WEXITSTATUS(status),
+			 sshd_backoff);
+	sshd_pid = -1;
+	sshd_restart_at = now_ms() + sshd_backoff;
+	sshd_backoff = sshd_backoff * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS
+							       : sshd_backoff * 2;
+}
+
+static int sshd_wanted(void)
+{
+	return cfg.sshd && access(SSHD_PATH, X_OK) == 0;
+}
+
 /* ---- the agent ------------------------------------------------------------------------- */
 
 static void find_agent(void)
@@ -427,6 +593,8 @@ static void reap(void)
 			return;
 		if (pid == agent_pid)
 			agent_died(st);
+		else if (pid == sshd_pid)
+			sshd_died(st);
 	}
 }
 
@@ -485,9 +653,12 @@ static void supervise(int is_pid1)
 	for (;;) {
 		siginfo_t si;
 		int sig;
-		if (agent_restart_at) {
+		uint64_t next = agent_restart_at;
+		if (sshd_restart_at && (!next || sshd_restart_at < next))
+			next = sshd_restart_at;
+		if (next) {
 			uint64_t now = now_ms();
-			uint64_t left = agent_restart_at > now ? agent_restart_at - now : 0;
+			uint64_t left = next > now ? next - now : 0;
 			struct timespec ts = {.tv_sec = (time_t)(left / 1000),
 					      .tv_nsec = (long)(left % 1000) * 1000000L};
 			sig = sigtimedwait(&set, &si, &ts);
@@ -497,6 +668,8 @@ static void supervise(int is_pid1)
 		if (sig < 0) {
 			if (agent_restart_at && now_ms() >= agent_restart_at)
 				start_agent();
+			if (sshd_restart_at && now_ms() >= sshd_restart_at)
+				start_sshd();
 			continue;
 		}
 		switch (sig) {
@@ -519,6 +692,8 @@ static void supervise(int is_pid1)
 		}
 		if (agent_restart_at && now_ms() >= agent_restart_at)
 			start_agent();
+		if (sshd_restart_at && now_ms() >= sshd_restart_at)
+			start_sshd();
 	}
 }
 
@@ -543,6 +718,7 @@ int main(void)
 	setup_dns();
 	setup_machine_id();
 	setup_workdisk();
+	setup_ssh_key();
 	find_agent();
 
 	if (cfg.handover[0]) {
@@ -570,6 +746,10 @@ int main(void)
 	}
 	start_agent();
 	log_msg("ready");
+	/* After "ready": sshd (and its first-boot host key) must not delay the agent. Under
+	 * banger.init the image's own init runs its ssh service instead. */
+	if (sshd_wanted())
+		start_sshd();
 	supervise(1);
 	return 0;
 }
