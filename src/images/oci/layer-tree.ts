@@ -66,6 +66,8 @@ export class LayerTree {
   private entries = 0;
   private bytes = 0;
   private xattrs = 0;
+  /** The directory node whose host path was last lstat'ed as a real directory. */
+  private lastChecked: TreeNode | undefined;
 
   constructor(
     private readonly hostRoot: string,
@@ -268,11 +270,15 @@ export class LayerTree {
       dir = child;
     }
     // Second check, on disk: the parent must be a real directory (lstat: a symlink is not).
-    const st = await fs.lstat(this.host(at));
-    if (!st.isDirectory()) {
-      throw operationFailed(
-        `${where}: ${this.host(at)} is not a directory on disk (tree out of sync)`,
-      );
+    // Entries come grouped by directory, so the last parent checked is usually this one.
+    if (dir !== this.lastChecked) {
+      const st = await fs.lstat(this.host(at));
+      if (!st.isDirectory()) {
+        throw operationFailed(
+          `${where}: ${this.host(at)} is not a directory on disk (tree out of sync)`,
+        );
+      }
+      this.lastChecked = dir;
     }
     return dir;
   }
@@ -317,6 +323,7 @@ export class LayerTree {
   }
 
   private async removeNode(parent: TreeNode, name: string, host: string): Promise<void> {
+    this.lastChecked = undefined;
     await fs.rm(host, { recursive: true, force: true });
     parent.children?.delete(name);
   }
