@@ -16,14 +16,19 @@ import { registerKernelRm } from './commands/kernel-rm.js';
 import { registerKernelShow } from './commands/kernel-show.js';
 import { registerVmCreate } from './commands/vm-create.js';
 import { registerVmExec } from './commands/vm-exec.js';
+import { registerVmForward } from './commands/vm-forward.js';
 import { registerVmLifecycle } from './commands/vm-lifecycle.js';
 import { registerVmList } from './commands/vm-list.js';
 import { registerVmLogs } from './commands/vm-logs.js';
+import { registerVmPorts } from './commands/vm-ports.js';
 import { registerVmPrune } from './commands/vm-prune.js';
 import { registerVmSet } from './commands/vm-set.js';
 import { registerVmStats } from './commands/vm-stats.js';
 import { registerVmRun } from './commands/vm-run.js';
 import { registerVmShow } from './commands/vm-show.js';
+import { registerVmSsh } from './commands/vm-ssh.js';
+import { registerSshConfig } from './commands/ssh-config.js';
+import { registerSshProxy } from './commands/ssh-proxy.js';
 import { bangerVersion } from '../config/index.js';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -61,6 +66,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerVmPrune(vm, ctx);
   registerVmSet(vm, ctx);
   registerVmStats(vm, ctx);
+  registerVmSsh(vm, ctx);
+  registerVmForward(vm, ctx);
+  registerVmPorts(vm, ctx);
 
   const kernel = program.command('kernel').summary('manage kernels');
   registerKernelPull(kernel, ctx);
@@ -79,6 +87,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerDaemon(program, ctx);
   registerDoctor(program, ctx);
   registerCompletion(program, ctx);
+  registerSshConfig(program, ctx);
+  registerSshProxy(program, ctx);
 
   return program;
 }

@@ -17,6 +17,7 @@ import {
   str,
 } from '../protocol/index.js';
 import type { VmRecords } from '../store/index.js';
+import { pullCatalogKernel, type ImagePullDeps } from './image-pull-handlers.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { Handler } from './vm-handlers.js';
 
@@ -26,12 +27,15 @@ export interface ArtifactDeps {
   kernels: KernelStore;
   images: ImageStore;
   records: VmRecords;
+  /** Where `kernel pull NAME` finds its kernel catalog (none: only `debian`). */
+  catalog?: Pick<ImagePullDeps, 'config' | 'tmpDir'>;
 }
 
 export function kernelHandlers({
   kernels,
   images,
   records,
+  catalog,
 }: ArtifactDeps): Record<string, Handler> {
   const locks = new KeyedMutex();
   return {
@@ -42,13 +46,18 @@ export function kernelHandlers({
         obj,
         'source',
         'params',
-        /^debian$/,
-        'must be "debian" (the only kernel source today)',
+        ARTIFACT_NAME_PATTERN,
+        'must be "debian" or a name in the kernel catalog',
       );
       const name =
         optStr(obj, 'name', 'params', ARTIFACT_NAME_PATTERN, ARTIFACT_NAME_RULE) ?? source;
       return locks.run(`kernel:${name}`, () =>
-        kernels.pullDebian(name, { progress: call.progress, signal: call.signal }),
+        source === 'debian' || catalog === undefined
+          ? kernels.pullDebian(name, { progress: call.progress, signal: call.signal })
+          : pullCatalogKernel(
+              { kernels, images, ...catalog },
+              { entry: source, name, progress: call.progress, signal: call.signal },
+            ),
       );
     },
     'kernel.import': async (call) => {

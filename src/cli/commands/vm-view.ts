@@ -37,5 +37,10 @@ export function printVm(ctx: CliContext, vm: VmInfo): void {
     `boot id:  ${vm.bootId ?? '-'}`,
   ];
   if (vm.lastError) lines.push(`error:    ${vm.lastError}`);
+  for (const forward of vm.forwards ?? []) {
+    lines.push(
+      `forward:  ${forward.endpoint} -> guest port ${String(forward.guestPort)} (${forward.origin})`,
+    );
+  }
   ctx.stdout.write(lines.join('\n') + '\n');
 }
