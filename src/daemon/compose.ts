@@ -11,7 +11,6 @@ import { RpcServer, type RpcCall } from '../ipc/index.js';
 import { parseNoParams } from '../protocol/index.js';
 import { KernelStore } from '../kernels/index.js';
 import { openDatabase, VmRecords, WorkspaceRecords } from '../store/index.js';
-import { QemuBackend, createInProcessVmmOps } from '../vmm/index.js';
 import { createAccelChooser } from './accel-chooser.js';
 import { toAgentSession } from './agent-session.js';
 import { imageHandlers, kernelHandlers } from './artifact-handlers.js';
@@ -25,6 +24,7 @@ import { SshAccess } from './ssh-access.js';
 import { vmAccessHandlers, vmAccessHooks } from './vm-access.js';
 import { vmHandlers, type Handler } from './vm-handlers.js';
 import { VmService } from './vm-service.js';
+import { chooseVmmBackend } from './vmm-choice.js';
 import { fileSyncHooks } from './file-sync.js';
 import { workspaceHandlers } from './workspace-handlers.js';
 import { WorkspaceService } from './workspace-service.js';
@@ -59,10 +59,8 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     logger: logger.child({ module: 'kernels' }),
   });
   const images = new ImageStore({ layout });
-  const backend = new QemuBackend({
-    ops: createInProcessVmmOps(),
-    logger: logger.child({ module: 'qemu' }),
-  });
+  // config `vmm`: qemu, firecracker, or auto (firecracker only where it is installed and KVM works).
+  const { backend } = await chooseVmmBackend({ setting: config.vmm, layout, kernels, logger });
 
   const kernelSource: KernelSource = {
     async bootFiles(name) {

@@ -61,3 +61,10 @@ export {
   FIRECRACKER_TESTED_MAX,
 } from './firecracker/version.js';
 export { hostCgroupVersion } from './firecracker/jail.js';
+export {
+  probeFirecrackerHost,
+  firecrackerHostInfo,
+  firecrackerDoctorChecks,
+  type FirecrackerHostProbe,
+  type ProbeFirecrackerOptions,
+} from './firecracker/host-probe.js';
