@@ -27,8 +27,8 @@ export interface ArtifactDeps {
   kernels: KernelStore;
   images: ImageStore;
   records: VmRecords;
-  /** Where `kernel pull NAME` finds its kernel catalog (none: only `debian`). */
-  catalog?: Pick<ImagePullDeps, 'config' | 'tmpDir'>;
+  /** Where `kernel pull NAME` finds its kernel catalog (config [catalog] kernels_url). */
+  catalog: Pick<ImagePullDeps, 'config' | 'tmpDir'>;
 }
 
 export function kernelHandlers({
@@ -52,7 +52,7 @@ export function kernelHandlers({
       const name =
         optStr(obj, 'name', 'params', ARTIFACT_NAME_PATTERN, ARTIFACT_NAME_RULE) ?? source;
       return locks.run(`kernel:${name}`, () =>
-        source === 'debian' || catalog === undefined
+        source === 'debian'
           ? kernels.pullDebian(name, { progress: call.progress, signal: call.signal })
           : pullCatalogKernel(
               { kernels, images, ...catalog },
