@@ -14,6 +14,7 @@ import { openDatabase, VmRecords, WorkspaceRecords } from '../store/index.js';
 import { createAccelChooser } from './accel-chooser.js';
 import { toAgentSession } from './agent-session.js';
 import { imageHandlers, kernelHandlers } from './artifact-handlers.js';
+import { imagePullHandlers } from './image-pull-handlers.js';
 import { configSource } from './config-source.js';
 import { runDoctor } from './doctor.js';
 import { daemonHandlers } from './daemon-handlers.js';
@@ -93,6 +94,7 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
   };
 
   const currentConfig = configSource(layout.configFile, config, logger);
+  const catalog = { config: currentConfig, tmpDir: layout.tmpDir };
   const forwarder = new PortForwarder({ logger: logger.child({ module: 'forward' }) });
   const ssh = new SshAccess({ layout, logger: logger.child({ module: 'ssh' }) });
   const networking = createNetworking({
@@ -135,8 +137,9 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     ...workspaceHandlers(workspaces),
     // After vmHandlers: its vm.show is replaced by one that lists forwards.
     ...vmAccessHandlers({ vms, forwarder, ssh }),
-    ...kernelHandlers({ kernels, images, records }),
-    ...imageHandlers({ kernels, images, records }),
+    ...kernelHandlers({ kernels, images, records, catalog }),
+    ...imageHandlers({ kernels, images, records, catalog }),
+    ...imagePullHandlers({ kernels, images, records, ...catalog }),
     ...daemonHandlers({ layout, requestStop: () => stopping?.() }),
     doctor: async (call) => {
       parseNoParams(call.params);
