@@ -5,10 +5,15 @@ import { registerCompletion } from './commands/completion.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerImageBuild } from './commands/image-build.js';
+import { registerImageCachePrune } from './commands/image-cache-prune.js';
 import { registerImageDelete } from './commands/image-delete.js';
+import { registerImageExport } from './commands/image-export.js';
 import { registerImageList } from './commands/image-list.js';
+import { registerImagePromote } from './commands/image-promote.js';
+import { registerImagePull } from './commands/image-pull.js';
 import { registerImageRegister } from './commands/image-register.js';
 import { registerImageShow } from './commands/image-show.js';
+import { registerKernelExport } from './commands/kernel-export.js';
 import { registerKernelImport } from './commands/kernel-import.js';
 import { registerKernelList } from './commands/kernel-list.js';
 import { registerKernelPull } from './commands/kernel-pull.js';
@@ -76,6 +81,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerKernelShow(kernel, ctx);
   registerKernelRm(kernel, ctx);
   registerKernelImport(kernel, ctx);
+  registerKernelExport(kernel, ctx);
 
   const image = program.command('image').summary('manage root filesystem images');
   registerImageBuild(image, ctx);
@@ -83,6 +89,10 @@ export function buildProgram(ctx: CliContext): Command {
   registerImageShow(image, ctx);
   registerImageDelete(image, ctx);
   registerImageRegister(image, ctx);
+  registerImagePull(image, ctx);
+  registerImageExport(image, ctx);
+  registerImagePromote(image, ctx);
+  registerImageCachePrune(image, ctx);
 
   registerDaemon(program, ctx);
   registerDoctor(program, ctx);

@@ -70,7 +70,15 @@ export interface VmServiceDeps {
 
 export interface CallContext {
   progress: ProgressSink;
+  /** One-line messages for the user (the CLI prints them on stderr). */
+  notice?: ((message: string) => void) | undefined;
   signal?: AbortSignal | undefined;
+}
+
+export interface RunOptions {
+  /** Runs between the boot and the command (workspace mode ships the repository here). A
+   * failure removes the VM this run created, kept or not. */
+  beforeExec?: ((vm: VmRecord) => Promise<void>) | undefined;
 }
 
 interface LiveEntry extends LiveVm {
@@ -257,6 +265,7 @@ export class VmService {
       });
       this.deps.logger.info('vm started', { vm: started.name, pid: live.instance.handles.pid });
       await this.runHooks('started', started, live.agent);
+      await this.runBootedHooks(started, live.agent, ctx);
       return started;
     });
   }
@@ -360,7 +369,12 @@ export class VmService {
   }
 
   /** Create + start + exec, and delete afterwards with `rm`. */
-  async run(params: VmRunParams, io: ExecIo, ctx: CallContext): Promise<VmRunResult> {
+  async run(
+    params: VmRunParams,
+    io: ExecIo,
+    ctx: CallContext,
+    options: RunOptions = {},
+  ): Promise<VmRunResult> {
     const createParams: VmCreateParams = { start: false };
     if (params.name !== undefined) createParams.name = params.name;
     if (params.image !== undefined) createParams.image = params.image;
@@ -369,16 +383,39 @@ export class VmService {
     if (params.diskBytes !== undefined) createParams.diskBytes = params.diskBytes;
     if (params.nat !== undefined) createParams.nat = params.nat;
 
+    const t0 = performance.now();
     const vm = await this.create(createParams, ctx, { ephemeral: params.rm });
     try {
+      const t1 = performance.now();
       await this.startLocked(vm, ctx);
+      const t2 = performance.now();
+      if (options.beforeExec) {
+        try {
+          await options.beforeExec(vm);
+        } catch (err) {
+          if (!params.rm) await this.delete(vm.id).catch(() => undefined);
+          throw err;
+        }
+      }
       const entry = this.live.get(vm.id);
       if (!entry) throw new BangerError('internal', `VM ${vm.name} is not live after start`);
+      const t3 = performance.now();
       const exit = await this.execOn(vm, entry, params.exec, io);
+      const t4 = performance.now();
+      const timing = (extra: Record<string, number>) =>
+        this.deps.logger.info('vm run finished', {
+          vm: vm.name,
+          createMs: Math.round(t1 - t0),
+          startMs: Math.round(t2 - t1),
+          execMs: Math.round(t4 - t3),
+          ...extra,
+        });
       if (params.rm) {
         const info = await this.delete(vm.id);
+        timing({ deleteMs: Math.round(performance.now() - t4) });
         return { vm: info, exit, removed: true };
       }
+      timing({});
       return { vm: this.info(this.resolve(vm.id)), exit, removed: false };
     } catch (err) {
       if (params.rm) await this.delete(vm.id).catch(() => undefined);
@@ -607,6 +644,18 @@ export class VmService {
       );
     }
     return { vm, agent: entry.agent };
+  }
+
+  /** The `booted` hooks: failures are logged and shown to the caller, never thrown. */
+  private async runBootedHooks(vm: VmRecord, agent: AgentSession, ctx: CallContext): Promise<void> {
+    for (const hooks of this.deps.hooks ?? []) {
+      try {
+        await hooks.booted?.(vm, agent, ctx);
+      } catch (err) {
+        this.deps.logger.warn('vm booted hook failed', { vm: vm.name, error: errorText(err) });
+        ctx.notice?.(`banger: warning: ${errorText(err)}`);
+      }
+    }
   }
 
   /** Calls one hook of every registered part; failures are logged, never thrown. */
