@@ -10,6 +10,7 @@ import type { ImageStore } from '../images/index.js';
 import type { KernelStore } from '../kernels/index.js';
 import type { CheckResult } from '../protocol/index.js';
 import { probeKvm, qemuVersion } from '../vmm/index.js';
+import { vmmDoctorChecks } from './vmm-doctor.js';
 
 export interface DoctorDeps {
   layout: Layout;
@@ -29,6 +30,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<CheckResult[]> {
     () => checkImage(deps),
     () => checkDiskSpace(deps.layout),
     () => checkPermissions(deps.layout),
+    () => vmmDoctorChecks(deps),
   ];
   const results: CheckResult[] = [];
   for (const check of checks) {

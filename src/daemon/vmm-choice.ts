@@ -180,7 +180,7 @@ const QEMU_ONLY: FirecrackerHostProbe = {
 };
 
 /** The KVM verdict for a kernel in the store (one Firecracker can boot, if any). */
-async function kvmFact(kernels: KernelStore, layout: Layout): Promise<KvmFact> {
+export async function kvmFact(kernels: KernelStore, layout: Layout): Promise<KvmFact> {
   const all = await kernels.list().catch(() => []);
   const pick = all.find((k) => k.backends.includes('firecracker')) ?? all[0];
   if (pick === undefined)

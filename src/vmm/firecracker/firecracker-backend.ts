@@ -36,7 +36,7 @@ import {
   type FirecrackerHostInfo,
   type FirecrackerVmLayout,
 } from './launch-plan.js';
-import { checkFirecrackerVersion } from './version.js';
+import { checkFirecrackerVersion, firecrackerHasAcpi } from './version.js';
 
 export interface FirecrackerBackendOptions {
   ops: VmmOps;
@@ -235,6 +235,12 @@ export class FirecrackerBackend implements VmmBackend {
           await configure(api);
         } catch (err) {
           throw await this.launchError(spec, layout, handles, err);
+        }
+        if (!firecrackerHasAcpi(version)) {
+          this.logger.warn(
+            'firecracker < 1.8 finds virtio devices only through kernel command-line devices (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES)',
+            { vmId: spec.vmId, version },
+          );
         }
         this.logger.info('firecracker started', { vmId: spec.vmId, pid: started.pid, version });
         return new FirecrackerInstance({

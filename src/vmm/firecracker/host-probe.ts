@@ -10,7 +10,11 @@ import type { CheckResult } from '../../protocol/index.js';
 import type { CowChoice } from './disk-cow.js';
 import { hostCgroupVersion } from './jail.js';
 import type { FirecrackerHostInfo } from './launch-plan.js';
-import { checkFirecrackerVersion, firecrackerBinaryVersion } from './version.js';
+import {
+  checkFirecrackerVersion,
+  firecrackerBinaryVersion,
+  firecrackerHasAcpi,
+} from './version.js';
 
 export interface FirecrackerHostProbe {
   /** Absolute real path of the firecracker binary, when found. */
@@ -116,10 +120,15 @@ export function firecrackerDoctorChecks(
       detail: `${probe.binary}: ${probe.problems.join('; ')}`,
     });
   } else {
+    const acpi = firecrackerHasAcpi(probe.version);
     rows.push({
       name: 'firecracker',
-      status: probe.versionWarning === undefined ? 'pass' : 'warn',
-      detail: `${probe.binary} v${probe.version}${probe.versionWarning ? ` (${probe.versionWarning})` : ''}`,
+      status: probe.versionWarning === undefined && acpi ? 'pass' : 'warn',
+      detail:
+        `${probe.binary} v${probe.version}${probe.versionWarning ? ` (${probe.versionWarning})` : ''}` +
+        (acpi
+          ? ''
+          : '; before 1.8 it finds virtio devices only through the kernel command line, which kernels from `banger kernel build` do not read'),
     });
   }
   rows.push(
@@ -134,7 +143,7 @@ export function firecrackerDoctorChecks(
   rows.push(
     probe.kvmDevice
       ? {
-          name: 'kvm',
+          name: 'kvm device',
           status:
             extra.kvmVerdict === undefined || extra.kvmVerdict.accel === 'kvm' ? 'pass' : 'warn',
           detail:
@@ -143,7 +152,7 @@ export function firecrackerDoctorChecks(
               : `verdict ${extra.kvmVerdict.accel}: ${extra.kvmVerdict.reason}`,
         }
       : {
-          name: 'kvm',
+          name: 'kvm device',
           status: 'warn',
           detail: '/dev/kvm is missing or not accessible: firecracker cannot run',
         },
