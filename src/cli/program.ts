@@ -31,6 +31,7 @@ import { registerVmSet } from './commands/vm-set.js';
 import { registerVmStats } from './commands/vm-stats.js';
 import { registerVmRun } from './commands/vm-run.js';
 import { registerVmShow } from './commands/vm-show.js';
+import { registerVmWorkspace } from './commands/vm-workspace.js';
 import { registerVmSsh } from './commands/vm-ssh.js';
 import { registerSshConfig } from './commands/ssh-config.js';
 import { registerSshProxy } from './commands/ssh-proxy.js';
@@ -65,6 +66,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerVmCreate(vm, ctx);
   registerVmLifecycle(vm, ctx);
   registerVmExec(vm, ctx);
+  registerVmWorkspace(vm, ctx);
   registerVmList(vm, program, ctx);
   registerVmShow(vm, ctx);
   registerVmLogs(vm, ctx);

@@ -20,6 +20,7 @@ describe('parseConfig', () => {
       network: DEFAULT_CONFIG.network,
       catalog: DEFAULT_CONFIG.catalog,
       oci: DEFAULT_CONFIG.oci,
+      fileSync: [],
     });
   });
 

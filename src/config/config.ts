@@ -11,6 +11,7 @@ import {
   parseNetworkConfig,
   type NetworkConfig,
 } from './network-config.js';
+import { FILE_SYNC_CONFIG_KEYS, parseFileSync, type FileSyncEntry } from './file-sync-config.js';
 
 export interface VmDefaults {
   vcpu: number;
@@ -49,6 +50,8 @@ export interface BangerConfig {
   network: NetworkConfig;
   catalog: CatalogConfig;
   oci: OciConfig;
+  /** `[[file_sync]]`: host files copied into each VM when it starts. */
+  fileSync: FileSyncEntry[];
 }
 
 export const VCPU_RANGE = { min: 1, max: 32 } as const;
@@ -62,6 +65,7 @@ export const DEFAULT_CONFIG: BangerConfig = {
   vmDefaults: { vcpu: 1, memoryMib: 512, diskSizeBytes: 4 * 1024 ** 3 },
   bootTimeoutSeconds: 60,
   network: DEFAULT_NETWORK_CONFIG,
+  fileSync: [],
   catalog: { imagesUrl: '', kernelsUrl: '' },
   oci: {
     insecureRegistries: [],
@@ -142,6 +146,7 @@ export const CONFIG_KEYS: readonly { key: string; type: string; default: string;
     doc: 'device nodes a pulled image may carry: safe (null, zero, tty...), none, all',
   },
   ...NETWORK_CONFIG_KEYS,
+  ...FILE_SYNC_CONFIG_KEYS,
 ];
 
 /** Loads and validates a config file; a missing file means all defaults. */
@@ -247,6 +252,9 @@ export function parseConfig(text: string, file = 'config.toml'): BangerConfig {
         break;
       case 'network':
         config.network = parseNetworkConfig(value, bad);
+        break;
+      case 'file_sync':
+        config.fileSync = parseFileSync(value, bad);
         break;
       default:
         throw bad(key, 'is not a known key');

@@ -5,4 +5,5 @@
 export * from './layout.js';
 export * from './config.js';
 export * from './network-config.js';
+export * from './file-sync-config.js';
 export * from './version.js';

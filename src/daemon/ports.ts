@@ -13,6 +13,7 @@ import type {
   VmNetworkInfo,
 } from '../protocol/index.js';
 import type { VmRecord } from '../store/index.js';
+import type { ProgressSink } from '../base/index.js';
 
 export interface KernelBootFiles {
   name: string;
@@ -97,6 +98,13 @@ export interface AgentConnector {
   ): Promise<AgentSession>;
 }
 
+/** What a `booted` hook may tell the caller who started the VM. */
+export interface BootContext {
+  progress: ProgressSink;
+  notice?: ((message: string) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
 /**
  * A part of the daemon that takes part in every VM's life (SSH keys, port forwards, network
  * addresses, DNS records). The VM service calls each hook of each registered part, in
@@ -108,6 +116,11 @@ export interface VmLifecycleHooks {
   kernelArgs?(vm: VmRecord): Promise<string[]> | string[];
   /** The guest answered: after a boot, and when a restarted daemon adopts a running VM. */
   started?(vm: VmRecord, agent: AgentSession): Promise<void> | void;
+  /**
+   * After a boot made for a caller (not on adoption), after `started`, with the caller's
+   * progress and notices: setup that belongs to each start (file_sync copies).
+   */
+  booted?(vm: VmRecord, agent: AgentSession, ctx: BootContext): Promise<void> | void;
   /** The VM stopped by any route: stop, kill, the VMM died, delete. Not on daemon shutdown. */
   stopped?(vm: VmRecord): Promise<void> | void;
   /** The VM's record and files are gone (after `stopped`). */

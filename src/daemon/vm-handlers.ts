@@ -15,6 +15,7 @@ import {
 } from '../protocol/index.js';
 import type { ExecIo } from './vm-exec.js';
 import type { VmService } from './vm-service.js';
+import type { WorkspaceService } from './workspace-service.js';
 
 export type Handler = (call: RpcCall) => Promise<unknown>;
 
@@ -28,12 +29,23 @@ function execIo(call: RpcCall, forwardStdin: boolean): ExecIo {
   };
 }
 
-export function vmHandlers(vms: VmService): Record<string, Handler> {
-  const ctx = (call: RpcCall) => ({ progress: call.progress, signal: call.signal });
+/** `workspaces` takes `vm run PATH` and puts `vm exec` in a VM's workspace. */
+export function vmHandlers(
+  vms: VmService,
+  workspaces?: WorkspaceService,
+): Record<string, Handler> {
+  const ctx = (call: RpcCall) => ({
+    progress: call.progress,
+    notice: call.notice,
+    signal: call.signal,
+  });
   return {
     'vm.run': async (call) => {
       const params = parseVmRunParams(call.params);
-      return vms.run(params, execIo(call, params.exec.stdin), ctx(call));
+      const io = execIo(call, params.exec.stdin);
+      const { workspace } = params;
+      if (workspace && workspaces) return workspaces.run({ ...params, workspace }, io, ctx(call));
+      return vms.run(params, io, ctx(call));
     },
     'vm.create': async (call) =>
       vms.info(await vms.create(parseVmCreateParams(call.params), ctx(call))),
@@ -49,7 +61,8 @@ export function vmHandlers(vms: VmService): Record<string, Handler> {
     'vm.delete': async (call) => vms.delete(parseVmRefParams(call.params).ref),
     'vm.exec': async (call) => {
       const params = parseVmExecParams(call.params);
-      return { exit: await vms.exec(params.ref, params.exec, execIo(call, params.exec.stdin)) };
+      const exec = workspaces ? await workspaces.execSpec(params, ctx(call)) : params.exec;
+      return { exit: await vms.exec(params.ref, exec, execIo(call, exec.stdin)) };
     },
     'vm.list': (call) => {
       parseNoParams(call.params);

@@ -21,11 +21,15 @@ export interface ShipOptions {
   force: boolean;
   signal?: AbortSignal | undefined;
   progress?: ProgressSink | undefined;
+  /** The VM's name, for hints. */
+  vmName?: string | undefined;
 }
 
 export interface ShipResult {
   /** Bytes that went over the agent channel (tar streams). */
   sentBytes: number;
+  /** Milliseconds spent streaming, checking out in the guest, and in everything else. */
+  timings: { transferMs: number; checkoutMs: number; otherMs: number };
 }
 
 const TAR_EXTRACT = ['tar', '-x', '-f', '-', '--no-same-owner', '-C'];
@@ -42,30 +46,53 @@ export async function shipToGuest(
   const incoming = `${parent}/.${base}.banger-incoming`;
   const old = `${parent}/.${base}.banger-old`;
   const progress = options.progress ?? (() => undefined);
+  const started = Date.now();
+  let transferMs = 0;
+  let checkoutMs = 0;
+  const timed = async <T>(work: () => Promise<T>, add: (ms: number) => void): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await work();
+    } finally {
+      add(Date.now() - t0);
+    }
+  };
 
   await guestOk(shell, { argv: ['git', '--version'] });
-  const existing = await checkDestination(shell, dest, options.force);
+  const existing = await checkDestination(shell, dest, {
+    force: options.force,
+    vmName: options.vmName ?? 'VM',
+  });
 
   await guestOk(shell, { argv: ['rm', '-rf', '--', incoming, old] });
   await guestOk(shell, { argv: ['mkdir', '-p', '--', incoming] });
   let sentBytes = 0;
   try {
     const history = await walkTree(staged.gitDir, { prefix: '.git', includeRoot: true });
-    sentBytes += await sendTar(shell, incoming, history.entries, {
-      total: history.bytes,
-      what: 'history',
-      progress,
-      signal: options.signal,
-    });
+    sentBytes += await timed(
+      () =>
+        sendTar(shell, incoming, history.entries, {
+          total: history.bytes,
+          what: 'history',
+          progress,
+          signal: options.signal,
+        }),
+      (ms) => (transferMs += ms),
+    );
     progress({
       step: 'workspace',
       message: `checking out ${String(plan.selection.files.length)} files in the guest`,
     });
     const gitIn = (args: string[]) =>
       guestOk(shell, { argv: ['git', '-C', incoming, ...args], env: GUEST_GIT_ENV });
-    await gitIn(['read-tree', '--reset', '-u', SHIPPED_REF]);
     const head = plan.from?.commit ?? plan.repo.head;
-    await gitIn(head === null ? ['read-tree', '--empty'] : ['reset', '-q']);
+    await timed(
+      async () => {
+        await gitIn(['read-tree', '--reset', '-u', SHIPPED_REF]);
+        await gitIn(head === null ? ['read-tree', '--empty'] : ['reset', '-q']);
+      },
+      (ms) => (checkoutMs += ms),
+    );
     for (const [mode, paths] of staged.modeFixes) {
       await guestOk(shell, {
         argv: ['xargs', '-0', '-r', 'chmod', mode.toString(8), '--'],
@@ -75,12 +102,16 @@ export async function shipToGuest(
     }
     if (staged.extras.length > 0) {
       const entries = await extraEntries(staged, plan.repo.root);
-      sentBytes += await sendTar(shell, incoming, entries, {
-        total: staged.extras.reduce((sum, f) => sum + f.size, 0),
-        what: 'submodule files',
-        progress,
-        signal: options.signal,
-      });
+      sentBytes += await timed(
+        () =>
+          sendTar(shell, incoming, entries, {
+            total: staged.extras.reduce((sum, f) => sum + f.size, 0),
+            what: 'submodule files',
+            progress,
+            signal: options.signal,
+          }),
+        (ms) => (transferMs += ms),
+      );
     }
   } catch (err) {
     await shell.run({ argv: ['rm', '-rf', '--', incoming] }).catch(() => undefined);
@@ -95,7 +126,8 @@ export async function shipToGuest(
     throw err;
   }
   if (existing) await shell.run({ argv: ['rm', '-rf', '--', old] });
-  return { sentBytes };
+  const otherMs = Date.now() - started - transferMs - checkoutMs;
+  return { sentBytes, timings: { transferMs, checkoutMs, otherMs } };
 }
 
 /**
@@ -103,7 +135,11 @@ export async function shipToGuest(
  * a non-empty directory that is not a banger workspace, or a workspace with changes of its
  * own (unless forced).
  */
-async function checkDestination(shell: GuestShell, dest: string, force: boolean): Promise<boolean> {
+async function checkDestination(
+  shell: GuestShell,
+  dest: string,
+  options: { force: boolean; vmName: string },
+): Promise<boolean> {
   const listing = await shell.run({ argv: ['ls', '-A', '--', dest] });
   if (listing.code !== 0) {
     if (/No such file or directory/.test(listing.stderr)) return false;
@@ -121,13 +157,13 @@ async function checkDestination(shell: GuestShell, dest: string, force: boolean)
       { hint: 'pick another --guest-path, or remove it in the guest first' },
     );
   }
-  if (!force && (await guestHasChanges(shell, dest, shippedTree))) {
+  if (!options.force && (await guestHasChanges(shell, dest, shippedTree))) {
     throw new BangerError(
       'precondition_failed',
       `the guest's ${dest} has changes since it was shipped; shipping again would discard them`,
       {
         hint:
-          'save them first with `banger vm workspace export VM -o changes.patch`, ' +
+          `save them first with \`banger vm workspace export ${options.vmName} -o changes.patch\`, ` +
           'or pass --force to discard them',
       },
     );

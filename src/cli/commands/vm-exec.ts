@@ -13,12 +13,19 @@ export function registerVmExec(vm: Command, ctx: CliContext): void {
     .option('-t, --tty', 'allocate a terminal in the guest')
     .option('-i, --interactive', 'forward stdin even when it is a terminal')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collectEnv)
-    .option('-w, --workdir <dir>', 'working directory in the guest (default /root)')
+    .option(
+      '-w, --workdir <dir>',
+      'working directory in the guest (default /root, or the workspace)',
+    )
+    .option(
+      '--auto-prepare',
+      "ship the VM's workspace again first when the host repository's HEAD moved",
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  banger vm exec dev -- make test\n  banger vm exec -it dev -- bash\n',
     )
-    .action(async (ref: string, flags: ExecFlags) => {
+    .action(async (ref: string, flags: ExecFlags & { autoPrepare?: boolean }) => {
       const argv = ctx.guestArgv ?? [];
       if (argv.length === 0) {
         throw new BangerError('bad_request', 'vm exec needs a command after --', {
@@ -28,6 +35,7 @@ export function registerVmExec(vm: Command, ctx: CliContext): void {
       const { exitCode } = await streamExec<{ exit: ExitStatusInfo }>(ctx, 'vm.exec', {
         ref,
         exec: execSpecFrom(argv, flags),
+        ...(flags.autoPrepare ? { autoPrepare: true } : {}),
       });
       ctx.exitCode = exitCode;
     });
