@@ -22,6 +22,7 @@ packages=(
   musl-tools build-essential          # static guest programs; better-sqlite3 compiles from source
   python3 git ca-certificates
   openssh-client openssh-server socat dnsutils iproute2 nftables
+  docker-registry skopeo apache2-utils openssl   # OCI pull tests: a real registry, pushes, htpasswd, token certs
 )
 missing=()
 for p in "${packages[@]}"; do
