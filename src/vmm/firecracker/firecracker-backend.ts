@@ -31,8 +31,8 @@ import {
   type SnapshotTarget,
 } from './firecracker-instance.js';
 import {
+  buildFirecrackerLaunchPlan,
   FIRECRACKER_FILES,
-  firecrackerVmLayout,
   type FirecrackerHostInfo,
   type FirecrackerVmLayout,
 } from './launch-plan.js';
@@ -94,7 +94,8 @@ export class FirecrackerBackend implements VmmBackend {
     options: { signal?: AbortSignal } = {},
   ): Promise<FirecrackerInstance> {
     checkLaunchSpec(spec);
-    const layout = firecrackerVmLayout(spec, this.options.host);
+    // The pure plan refuses what Firecracker cannot run (qcow2, TCG, > 32 vCPUs) before any I/O.
+    const layout = buildFirecrackerLaunchPlan(spec, this.options.host).layout;
     return this.start(
       spec,
       layout,
@@ -115,7 +116,8 @@ export class FirecrackerBackend implements VmmBackend {
     checkLaunchSpec(spec);
     checkPath(snapshot.statePath, 'snapshot.statePath');
     checkPath(snapshot.memoryPath, 'snapshot.memoryPath');
-    const layout = firecrackerVmLayout(spec, this.options.host);
+    // The pure plan refuses what Firecracker cannot run (qcow2, TCG, > 32 vCPUs) before any I/O.
+    const layout = buildFirecrackerLaunchPlan(spec, this.options.host).layout;
     return this.start(
       spec,
       layout,

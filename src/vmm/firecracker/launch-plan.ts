@@ -164,8 +164,8 @@ export function firecrackerVmLayout(
     return layout;
   }
 
-  const jailDir = `${jail.chrootBaseDir}/${path.posix.basename(host.firecrackerBinary)}/${fcId}`;
-  const chrootDir = `${jailDir}/root`;
+  const { jailDir, cgroupDir } = firecrackerJailPaths(spec.vmId, host);
+  const chrootDir = `${String(jailDir)}/root`;
   const inJail = (name: string): string => `/${name}`;
   const onHost = (name: string): string => `${chrootDir}/${name}`;
   const links: JailLink[] = [
@@ -202,7 +202,7 @@ export function firecrackerVmLayout(
     },
     links,
     creates: [onHost(FIRECRACKER_FILES.log), onHost(FIRECRACKER_FILES.metrics)],
-    cgroupDir: `${jail.parentCgroup ?? 'banger'}/${fcId}`,
+    cgroupDir,
   };
   checkSockets(layout);
   return layout;
