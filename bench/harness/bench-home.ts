@@ -65,6 +65,15 @@ export class BenchHome {
     });
   }
 
+  /** Runs another program (ssh, curl) with this home's environment, timed like cli(). */
+  program(file: string, args: readonly string[], options: CliOptions = {}): Promise<ChildResult> {
+    return this.children.run(file, args, {
+      env: this.env,
+      timeoutMs: options.timeoutMs ?? CLI_TIMEOUT_MS,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
   /** Runs the CLI and fails with its stderr unless it exits 0. */
   async ok(args: readonly string[], options: CliOptions = {}): Promise<ChildResult> {
     const result = await this.cli(args, options);
