@@ -210,6 +210,7 @@ export async function pullCatalogKernel(
     });
     return await deps.kernels.import(request.name, {
       from: dir,
+      source: { kind: 'catalog', catalog: url, entry: entry.name, bundleSha256: entry.sha256 },
       progress: request.progress,
       ...(request.signal ? { signal: request.signal } : {}),
     });

@@ -28,6 +28,7 @@ import {
   parseManifest,
   type BuiltKernel,
   type KernelManifest,
+  type KernelSourceInfo,
 } from './manifest.js';
 
 export interface KernelStoreOptions {
@@ -84,16 +85,23 @@ export class KernelStore {
     );
   }
 
-  /** Adds a kernel from a directory holding vmlinux or vmlinuz/bzImage (+ initrd, config). */
-  async import(name: string, options: KernelOpOptions & { from: string }): Promise<KernelManifest> {
-    return this.install(name, options, (stage) =>
-      importKernelDir({
+  /**
+   * Adds a kernel from a directory holding vmlinux or vmlinuz/bzImage (+ initrd, config).
+   * `source` records where the directory came from when it is not the user's (a catalog).
+   */
+  async import(
+    name: string,
+    options: KernelOpOptions & { from: string; source?: KernelSourceInfo },
+  ): Promise<KernelManifest> {
+    return this.install(name, options, async (stage) => {
+      const built = await importKernelDir({
         from: options.from,
         stage,
         progress: options.progress ?? noProgress,
         signal: options.signal,
-      }),
-    );
+      });
+      return options.source === undefined ? built : { ...built, source: options.source };
+    });
   }
 
   /** Every valid kernel, by name. Broken directories are logged and left out. */

@@ -21,7 +21,10 @@ const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 const BACKENDS: readonly VmmKind[] = ['qemu', 'firecracker'];
 
 export type KernelSourceInfo =
-  { kind: 'debian'; package: string; packageVersion: string } | { kind: 'import'; from: string };
+  | { kind: 'debian'; package: string; packageVersion: string }
+  | { kind: 'import'; from: string }
+  /** Pulled from a kernel catalog (`banger kernel pull NAME`). */
+  | { kind: 'catalog'; catalog: string; entry: string; bundleSha256: string };
 
 export interface KernelFileEntry {
   name: string;
@@ -192,6 +195,17 @@ function parseSource(value: unknown, bad: Bad): KernelSourceInfo {
       }
       return { kind: 'import', from };
     }
+    case 'catalog':
+      allowKeys(src, ['kind', 'catalog', 'entry', 'bundleSha256'], 'source', bad);
+      if (typeof src.catalog !== 'string' || !/^https?:\/\/[^\s\0]{1,2000}$/.test(src.catalog)) {
+        throw bad('source.catalog', 'must be an http(s) URL');
+      }
+      return {
+        kind: 'catalog',
+        catalog: src.catalog,
+        entry: text(src.entry, 'source.entry', KERNEL_NAME_PATTERN, bad),
+        bundleSha256: text(src.bundleSha256, 'source.bundleSha256', SHA256_PATTERN, bad),
+      };
     default:
       throw bad('source.kind', 'must be "debian" or "import"');
   }

@@ -15,6 +15,8 @@ export function kernelSourceText(source: KernelView['source']): string {
   if (source.kind === 'debian')
     return `debian ${String(source.package)} ${String(source.packageVersion)}`;
   if (source.kind === 'import') return `import from ${String(source.from)}`;
+  if (source.kind === 'catalog')
+    return `catalog ${String(source.entry)} (${String(source.catalog)})`;
   return source.kind;
 }
 
