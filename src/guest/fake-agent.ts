@@ -48,6 +48,8 @@ export class FakeAgent {
   answerHello: (n: number) => boolean = () => true;
   protocolVersion = AGENT_PROTOCOL_VERSION;
   answerPing = true;
+  /** What HELLO_ACK announces. */
+  capabilities = ['exec', 'pty'];
   /** Called for each EXEC; the test answers through send(). */
   onExec: ((channel: number, exec: ExecPayload) => void) | undefined;
   private readonly side: Duplex;
@@ -117,7 +119,7 @@ export class FakeAgent {
           bootId: 'boot-1234',
           kernel: '6.1.0-fake',
           hostname: 'fakebox',
-          capabilities: ['exec', 'pty'],
+          capabilities: this.capabilities,
         }),
       );
     } else if (frame.type === FrameType.ping && this.answerPing) {

@@ -81,7 +81,14 @@ export class TcpChannel extends Duplex {
   /** The connection to the agent is gone. */
   fail(err: BangerError): void {
     if (this.state === 'ended') return;
-    if (this.state === 'opening') this.rejectOpened(err);
+    if (this.state === 'opening') {
+      // Nobody holds the stream yet: the rejection is the whole story (an 'error' event
+      // without a listener would be thrown).
+      this.rejectOpened(err);
+      this.state = 'ended';
+      this.destroy();
+      return;
+    }
     this.end_(err);
   }
 
@@ -280,9 +287,10 @@ export class TcpChannel extends Duplex {
       `the guest agent broke the protocol on channel ${this.channel}: ${reason}`,
     );
     this.link.logger.warn('guest agent protocol violation', { channel: this.channel, reason });
-    if (this.state === 'opening') this.rejectOpened(err);
+    const opening = this.state === 'opening';
+    if (opening) this.rejectOpened(err);
     this.abandon();
-    this.destroy(err);
+    this.destroy(opening ? undefined : err);
   }
 
   /** Asks the agent to reset the connection; the id stays reserved until it confirms. */
