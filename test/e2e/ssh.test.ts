@@ -85,6 +85,21 @@ describe.skipIf(!hasSsh)('ssh and ports through the agent channel', () => {
     expect(await fs.readFile(knownHosts(), 'utf8')).toBe(pinned);
   });
 
+  it('keeps one authorized key and the same host key across a restart', async () => {
+    const pinned = await fs.readFile(knownHosts(), 'utf8');
+    await home.ok(['vm', 'restart', VM]);
+    const keys = await home.run([
+      'vm',
+      'ssh',
+      VM,
+      '--',
+      'grep -c " banger$" /root/.ssh/authorized_keys',
+    ]);
+    expect(keys.stderr).toBe('');
+    expect(keys.out).toBe('1\n');
+    expect(await fs.readFile(knownHosts(), 'utf8')).toBe(pinned);
+  });
+
   it('ssh NAME.vm works from any terminal after ssh-config --install, and --uninstall undoes it', async () => {
     const userConfig = path.join(home.env.HOME ?? '', '.ssh', 'config');
     await fs.mkdir(path.dirname(userConfig), { recursive: true, mode: 0o700 });
