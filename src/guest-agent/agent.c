@@ -831,6 +831,11 @@ static void handle_ports_watch(const struct frame *f)
 
 static void handle_stdin(struct channel *c, const struct frame *f)
 {
+	if (c->connecting) {
+		/* no window exists before FORWARD_OPENED, not even for an empty FIN */
+		send_error(c->id, BP_ERR_FLOW_CONTROL, f->type, "STDIN before FORWARD_OPENED");
+		return;
+	}
 	if (f->length > c->in_window) {
 		send_error(c->id, BP_ERR_FLOW_CONTROL, f->type,
 			   "STDIN of %u bytes exceeds the window of %u", f->length, c->in_window);
