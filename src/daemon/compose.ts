@@ -132,11 +132,12 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
   let server: RpcServer | undefined;
   let stopping: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => (stopping = resolve));
+  const vmBase = vmHandlers(vms, workspaces);
   const handlers: Record<string, Handler> = {
-    ...vmHandlers(vms, workspaces),
+    ...vmBase,
     ...workspaceHandlers(workspaces),
-    // After vmHandlers: its vm.show is replaced by one that lists forwards.
-    ...vmAccessHandlers({ vms, forwarder, ssh }),
+    // After vmBase: its vm.show gives way to one that adds the VM's forwards.
+    ...vmAccessHandlers({ vms, forwarder, ssh, show: vmBase['vm.show'] }),
     ...kernelHandlers({ kernels, images, records, catalog }),
     ...imageHandlers({ kernels, images, records, catalog }),
     ...imagePullHandlers({ kernels, images, records, ...catalog }),

@@ -25,10 +25,12 @@ export interface VmAccessDeps {
   vms: VmService;
   forwarder: PortForwarder;
   ssh: SshAccess;
+  /** The plain `vm.show` (vmHandlers'): its answer gets the VM's forwards added. */
+  show?: Handler | undefined;
 }
 
 /** Lifecycle hooks of this part: SSH key at boot, known_hosts cleanup, forwards end with the VM. */
-export function vmAccessHooks(deps: Omit<VmAccessDeps, 'vms'>): VmLifecycleHooks[] {
+export function vmAccessHooks(deps: Pick<VmAccessDeps, 'forwarder' | 'ssh'>): VmLifecycleHooks[] {
   return [deps.ssh.hooks(), { stopped: (vm) => deps.forwarder.stopAll(vm.id) }];
 }
 
@@ -43,14 +45,17 @@ export function toForwardInfo(forward: ActiveForward): ForwardInfo {
 }
 
 export function vmAccessHandlers(deps: VmAccessDeps): Record<string, Handler> {
-  const { vms, forwarder, ssh } = deps;
+  const { vms, forwarder, ssh, show } = deps;
   const withForwards = (info: VmInfo): VmInfo => {
     const forwards = forwarder.list(info.id).map(toForwardInfo);
     return forwards.length > 0 ? { ...info, forwards } : info;
   };
   return {
-    // Replaces the plain vm.show of vmHandlers: the same VM, with its forwards.
-    'vm.show': (call) => Promise.resolve(withForwards(vms.show(parseVmRefParams(call.params).ref))),
+    // Takes the place of the plain vm.show: the same answer, with the VM's forwards.
+    'vm.show': async (call) =>
+      withForwards(
+        show ? ((await show(call)) as VmInfo) : vms.show(parseVmRefParams(call.params).ref),
+      ),
     'vm.forward': async (call) => {
       const params = parseVmForwardParams(call.params);
       const { vm, agent } = vms.liveAgent(params.ref);
