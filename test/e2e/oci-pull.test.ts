@@ -179,4 +179,53 @@ describe('image pull from an OCI registry and from a catalog, booted', () => {
     ]);
     expect(r.out).toBe('hello from an OCI layer\n');
   });
+
+  it('logs in with --password-stdin, refuses without, and prunes the cache it no longer needs', async () => {
+    const user = { username: 'dev', password: 'e2e-secret' };
+    const locked = await startRegistry({ auth: 'htpasswd', user });
+    try {
+      const layout = path.join(work, 'locked-layout');
+      await writeOciLayout(layout, [{ entries: [{ name: 'etc/secret', body: 'locked\n' }] }]);
+      await pushLayout(layout, `${locked.host}/team/app:v1`, { creds: user });
+      const ref = `${locked.host}/team/app:v1`;
+      const refused = await home.run(['image', 'pull', ref, '--name', 'e2e-locked']);
+      expect(refused.code).toBe(69);
+      expect(refused.stderr).toMatch(/requires a login/);
+      const wrong = await home.run(
+        ['image', 'pull', ref, '--name', 'e2e-locked', '--username', 'dev', '--password-stdin'],
+        { input: 'not-it\n' },
+      );
+      expect(wrong.code).toBe(69);
+      expect(wrong.stderr).toMatch(/refused the credentials of user "dev"/);
+      await home.ok(
+        ['image', 'pull', ref, '--name', 'e2e-locked', '--username', 'dev', '--password-stdin'],
+        {
+          input: `${user.password}\n`,
+        },
+      );
+      await home.ok(['image', 'delete', 'e2e-locked']);
+      const dry = await home.ok(['image', 'cache', 'prune', '--dry-run']);
+      expect(dry.out).toMatch(/^would free \S+ \S+ across [1-9]\d* blob\(s\) in /);
+      const freed = await home.ok(['image', 'cache', 'prune', '--json']);
+      const result = JSON.parse(freed.out) as { blobs: number; freedBytes: number };
+      expect(result.blobs).toBeGreaterThan(0);
+      const again = JSON.parse(
+        (await home.ok(['image', 'cache', 'prune', '--dry-run', '--json'])).out,
+      ) as {
+        blobs: number;
+      };
+      expect(again.blobs).toBe(0);
+      // The image still present keeps its layers in the cache.
+      const kept = JSON.parse((await home.ok(['image', 'show', IMAGE, '--json'])).out) as {
+        source: { layers: { digest: string }[] };
+      };
+      for (const layer of kept.source.layers) {
+        await fs.access(
+          path.join(home.root, 'cache', 'banger', 'oci', 'blobs', 'sha256', layer.digest.slice(7)),
+        );
+      }
+    } finally {
+      await locked.stop();
+    }
+  });
 });
