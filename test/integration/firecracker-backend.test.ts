@@ -13,11 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { newId, sleep } from '../../src/base/index.js';
+import { newId, run, sha256File, sleep } from '../../src/base/index.js';
 import { AgentClient } from '../../src/guest/index.js';
 import type { VmLaunchSpec } from '../../src/protocol/index.js';
 import {
   chooseCowStrategy,
+  createCowDisk,
   createInProcessVmmOps,
   FirecrackerBackend,
   isProcessAlive,
@@ -130,9 +131,7 @@ const jailHost = (): FirecrackerHostInfo => ({
   },
 });
 
-function requests(
-  vm: Vm,
-): {
+function requests(vm: Vm): {
   method: string;
   path: string;
   body?: Record<string, unknown>;
@@ -478,6 +477,41 @@ describe.skipIf(!built)('FirecrackerBackend launch failures leave nothing behind
 });
 
 describe('copy-on-write strategy', () => {
+  it.skipIf(process.getuid?.() !== 0)(
+    'uses reflinks where the filesystem has them (a loop-mounted XFS) and the copy shares its extents',
+    async () => {
+      const mkfs = await run('which', ['mkfs.xfs']).then(
+        () => true,
+        () => false,
+      );
+      if (!mkfs && process.env.CI === 'true')
+        throw new Error('mkfs.xfs is missing (apt-get install xfsprogs)');
+      if (!mkfs) return;
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'bgfx-'));
+      const image = path.join(dir, 'xfs.img');
+      const mnt = path.join(dir, 'mnt');
+      await fs.mkdir(mnt);
+      await fs.writeFile(image, '');
+      await fs.truncate(image, 320 * 1024 * 1024);
+      await run('mkfs.xfs', ['-q', '-m', 'reflink=1', image]);
+      await run('mount', ['-o', 'loop', image, mnt]);
+      try {
+        const choice = await chooseCowStrategy({ dir: mnt });
+        expect(choice.strategy).toBe('reflink');
+        const base = path.join(mnt, 'base.img');
+        await fs.writeFile(base, Buffer.alloc(16 * 1024 * 1024, 0x5a));
+        await createCowDisk({ base, dest: path.join(mnt, 'vm.img'), strategy: choice.strategy });
+        expect(await sha256File(path.join(mnt, 'vm.img'))).toBe(await sha256File(base));
+        expect(statSync(path.join(mnt, 'vm.img')).mode & 0o777).toBe(0o600);
+        const frag = (await run('filefrag', ['-v', path.join(mnt, 'vm.img')])).stdout.toString();
+        expect(frag).toContain('shared');
+      } finally {
+        await run('umount', [mnt]);
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('falls back to a sparse copy where reflinks do not work, and says why', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bgc-'));
     try {
