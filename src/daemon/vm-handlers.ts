@@ -30,10 +30,7 @@ function execIo(call: RpcCall, forwardStdin: boolean): ExecIo {
 }
 
 /** `workspaces` takes `vm run PATH` and puts `vm exec` in a VM's workspace. */
-export function vmHandlers(
-  vms: VmService,
-  workspaces?: WorkspaceService,
-): Record<string, Handler> {
+export function vmHandlers(vms: VmService, workspaces?: WorkspaceService): Record<string, Handler> {
   const ctx = (call: RpcCall) => ({
     progress: call.progress,
     notice: call.notice,
