@@ -71,7 +71,7 @@ export async function shipToGuest(
     const history = await walkTree(staged.gitDir, { prefix: '.git', includeRoot: true });
     sentBytes += await timed(
       () =>
-        sendTar(shell, incoming, history.entries, {
+        sendTar(shell, incoming, history.entries.map(ordinaryMode), {
           total: history.bytes,
           what: 'history',
           progress,
@@ -171,6 +171,16 @@ async function checkDestination(
   return true;
 }
 
+/**
+ * The scratch `.git` was made under the daemon's umask 077; in the guest it gets the modes
+ * `git init` gives (0755 directories, 0644 files, read-only packs stay read-only).
+ */
+function ordinaryMode(entry: TarEntry): TarEntry {
+  if (entry.kind === 'dir') return { ...entry, mode: 0o755 };
+  if (entry.kind === 'file') return { ...entry, mode: entry.mode & 0o200 ? 0o644 : 0o444 };
+  return entry;
+}
+
 /** Submodule files as tar entries, read from the host's work tree. */
 async function extraEntries(staged: StagedHistory, root: string): Promise<TarEntry[]> {
   const entries: TarEntry[] = [];
@@ -204,7 +214,7 @@ async function sendTar(
     onProgress: ({ bytes }) => {
       sent = bytes;
       const now = Date.now();
-      if (now - lastReport < 200) return;
+      if (now - lastReport < 1000) return;
       lastReport = now;
       options.progress({
         step: 'workspace',

@@ -16,9 +16,9 @@ export interface TarEntry {
   /** Path inside the archive: relative, '/'-separated, no trailing '/'. */
   name: string;
   kind: 'file' | 'dir' | 'symlink';
-  /** Permission bits (0o7777 at most). For files, the mode read when the file is opened wins. */
+  /** Permission bits (0o7777 at most). */
   mode: number;
-  /** Modification time, seconds since the epoch. */
+  /** Modification time, seconds since the epoch (files: read when the file is opened). */
   mtime: number;
   /** Target of a symlink. */
   linkname?: string;
@@ -104,7 +104,7 @@ async function* fileEntry(
     const header = tarHeader({
       name: entry.name,
       kind: 'file',
-      mode: st.mode & 0o7777,
+      mode: entry.mode,
       mtime: Math.floor(st.mtimeMs / 1000),
       size,
       linkname: '',

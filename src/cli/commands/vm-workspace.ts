@@ -57,7 +57,7 @@ export function registerVmWorkspace(vm: Command, ctx: CliContext): void {
       const result = await ctx.client.call<WorkspacePrepareResult>(
         'vm.workspace.prepare',
         { ref, workspace: spec, force: flags.force ?? false },
-        progressOptions(ctx),
+        progressOptions(ctx, { lines: true }),
       );
       ctx.progress.done();
       printShipped(ctx, ref, result, { json: flags.json ?? false });
