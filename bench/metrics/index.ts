@@ -5,11 +5,19 @@
  */
 import { createReady } from './create-ready.js';
 import { execTrue } from './exec-true.js';
+import { fcKernelBoot } from './fc-kernel-boot.js';
 import { idleMemory } from './idle-memory.js';
 import type { Metric } from './metric.js';
 import { parallel4 } from './parallel-4.js';
 import { runTrue } from './run-true.js';
 
-export const METRICS: readonly Metric[] = [runTrue, createReady, execTrue, parallel4, idleMemory];
+export const METRICS: readonly Metric[] = [
+  runTrue,
+  createReady,
+  execTrue,
+  parallel4,
+  idleMemory,
+  fcKernelBoot,
+];
 
 export type { BenchContext, Metric } from './metric.js';

@@ -13,6 +13,7 @@ import { registerImagePromote } from './commands/image-promote.js';
 import { registerImagePull } from './commands/image-pull.js';
 import { registerImageRegister } from './commands/image-register.js';
 import { registerImageShow } from './commands/image-show.js';
+import { registerKernelBuild } from './commands/kernel-build.js';
 import { registerKernelExport } from './commands/kernel-export.js';
 import { registerKernelImport } from './commands/kernel-import.js';
 import { registerKernelList } from './commands/kernel-list.js';
@@ -84,6 +85,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerKernelRm(kernel, ctx);
   registerKernelImport(kernel, ctx);
   registerKernelExport(kernel, ctx);
+  registerKernelBuild(kernel, ctx);
 
   const image = program.command('image').summary('manage root filesystem images');
   registerImageBuild(image, ctx);

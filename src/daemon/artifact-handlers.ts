@@ -11,6 +11,7 @@ import {
   ARTIFACT_NAME_RULE,
   asObject,
   onlyKeys,
+  optInt,
   optStr,
   parseArtifactName,
   parseNoParams,
@@ -67,6 +68,15 @@ export function kernelHandlers({
       const from = str(obj, 'from', 'params', ABSOLUTE_PATH, 'must be an absolute path');
       return locks.run(`kernel:${name}`, () =>
         kernels.import(name, { from, progress: call.progress, signal: call.signal }),
+      );
+    },
+    'kernel.build': async (call) => {
+      const obj = asObject(call.params, 'params');
+      onlyKeys(obj, ['name', 'jobs'], 'params');
+      const name = str(obj, 'name', 'params', ARTIFACT_NAME_PATTERN, ARTIFACT_NAME_RULE);
+      const jobs = optInt(obj, 'jobs', 'params', 1, 256);
+      return locks.run(`kernel:${name}`, () =>
+        kernels.build(name, { jobs, progress: call.progress, signal: call.signal }),
       );
     },
     'kernel.list': async (call) => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { bootableBackends, configKernelVersion, parseKernelConfig } from './kernel-config.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  bootableBackends,
+  configKernelVersion,
+  firecrackerKernelProblems,
+  parseKernelConfig,
+} from './kernel-config.js';
 import { parseDependsOutput, parseShowOutput } from './debian-packages.js';
 import { detectKernelVersion } from './kernel-version.js';
 
@@ -13,6 +20,8 @@ CONFIG_VIRTIO_MMIO=m
 # CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES is not set
 CONFIG_VIRTIO_BLK=m
 CONFIG_EXT4_FS=y
+CONFIG_VSOCKETS=m
+CONFIG_VIRTIO_VSOCKETS=m
 `;
 const FIRECRACKER = DEBIAN_CLOUD.replace(/=m/g, '=y');
 
@@ -32,6 +41,31 @@ describe('bootableBackends', () => {
     expect(
       bootableBackends(parseKernelConfig(cfg.replace('CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y', ''))),
     ).toEqual(['qemu']);
+  });
+  it('says why firecracker cannot boot a kernel, before anyone tries', () => {
+    expect(firecrackerKernelProblems(parseKernelConfig(DEBIAN_CLOUD))).toEqual([
+      'CONFIG_VIRTIO is a module (must be built in: y)',
+      'CONFIG_VIRTIO_MMIO is a module (must be built in: y)',
+      'CONFIG_VIRTIO_BLK is a module (must be built in: y)',
+      'CONFIG_VSOCKETS is a module (must be built in: y)',
+      'CONFIG_VIRTIO_VSOCKETS is a module (must be built in: y)',
+    ]);
+    expect(
+      firecrackerKernelProblems(
+        parseKernelConfig(FIRECRACKER.replace('CONFIG_VIRTIO_VSOCKETS=y', '')),
+      ),
+    ).toEqual(['CONFIG_VIRTIO_VSOCKETS is not set (must be built in: y)']);
+  });
+  it('gives the vendored Firecracker guest config to both backends', () => {
+    const text = readFileSync(
+      path.resolve(
+        import.meta.dirname,
+        '../../vendor/firecracker/microvm-kernel-x86_64-6.1.config',
+      ),
+      'utf8',
+    );
+    expect(firecrackerKernelProblems(parseKernelConfig(text))).toEqual([]);
+    expect(bootableBackends(parseKernelConfig(text))).toEqual(['qemu', 'firecracker']);
   });
   it('promises only qemu without a config', () => {
     expect(bootableBackends(undefined)).toEqual(['qemu']);

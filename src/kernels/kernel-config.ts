@@ -24,18 +24,47 @@ export function parseKernelConfig(text: string): KernelConfig {
   return out;
 }
 
-/** Config symbols that must be `y` for a kernel to boot from a virtio-mmio disk with no initramfs. */
-const FIRECRACKER_BUILTINS = ['CONFIG_VIRTIO', 'CONFIG_VIRTIO_MMIO', 'CONFIG_VIRTIO_BLK'] as const;
+/**
+ * Config symbols that must be `y` for Firecracker: banger gives it no initramfs, so the
+ * kernel itself must reach its virtio-mmio root disk (ext4) and the agent's vsock.
+ */
+const FIRECRACKER_BUILTINS = [
+  'CONFIG_VIRTIO',
+  'CONFIG_VIRTIO_MMIO',
+  'CONFIG_VIRTIO_BLK',
+  'CONFIG_EXT4_FS',
+  'CONFIG_VSOCKETS',
+  'CONFIG_VIRTIO_VSOCKETS',
+] as const;
+
+/**
+ * Why Firecracker cannot boot a kernel with this config (empty: it can). Said before a
+ * launch is tried, because the alternative is a guest panic with no console to read.
+ */
+export function firecrackerKernelProblems(config: KernelConfig | undefined): string[] {
+  if (config === undefined) return ['its build config is unknown (import it with its config file)'];
+  const problems = FIRECRACKER_BUILTINS.filter((symbol) => config.get(symbol) !== 'y').map(
+    (symbol) =>
+      `${symbol} is ${config.get(symbol) === 'm' ? 'a module' : 'not set'} (must be built in: y)`,
+  );
+  if (
+    config.get('CONFIG_ACPI') !== 'y' &&
+    config.get('CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES') !== 'y'
+  ) {
+    problems.push(
+      'neither CONFIG_ACPI (device discovery, Firecracker >= 1.8) nor CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES is set',
+    );
+  }
+  return problems;
+}
 
 /**
  * Backends that can boot a kernel with this config. Without a config we only promise QEMU.
  */
 export function bootableBackends(config: KernelConfig | undefined): VmmKind[] {
-  if (config === undefined) return ['qemu'];
-  const builtIn = FIRECRACKER_BUILTINS.every((symbol) => config.get(symbol) === 'y');
-  const discovery =
-    config.get('CONFIG_ACPI') === 'y' || config.get('CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES') === 'y';
-  return builtIn && discovery ? ['qemu', 'firecracker'] : ['qemu'];
+  return config !== undefined && firecrackerKernelProblems(config).length === 0
+    ? ['qemu', 'firecracker']
+    : ['qemu'];
 }
 
 /** "# Linux/x86 6.1.0 Kernel Configuration" -> "6.1.0", as a fallback version source. */

@@ -18,6 +18,8 @@ import {
   type Logger,
   type ProgressSink,
 } from '../base/index.js';
+import { packageRoot } from '../config/index.js';
+import { buildFirecrackerKernel } from './build-kernel.js';
 import { pullDebianKernel } from './debian-kernel.js';
 import { importKernelDir } from './import-kernel.js';
 import {
@@ -39,6 +41,8 @@ export interface KernelStoreOptions {
   /** Re-creatable downloads (layout.cacheDir); .debs are cached in its debs/ folder. */
   cacheDir: string;
   logger?: Logger;
+  /** The kernel config `build` uses (default: the vendored Firecracker 6.1 guest config). */
+  firecrackerConfig?: string;
 }
 
 export interface KernelOpOptions {
@@ -79,6 +83,30 @@ export class KernelStore {
         stage,
         scratchParent: this.options.tmpDir,
         debCacheDir: path.join(this.options.cacheDir, 'debs'),
+        progress: options.progress ?? noProgress,
+        signal: options.signal,
+      }),
+    );
+  }
+
+  /**
+   * Builds a Firecracker-compatible kernel from Debian's linux-source-6.1 with Firecracker's
+   * guest config (about 9 minutes on 2 cores; seconds when this machine built it before).
+   */
+  async build(
+    name: string,
+    options: KernelOpOptions & { jobs?: number | undefined } = {},
+  ): Promise<KernelManifest> {
+    return this.install(name, options, (stage) =>
+      buildFirecrackerKernel({
+        stage,
+        scratchParent: this.options.tmpDir,
+        debCacheDir: path.join(this.options.cacheDir, 'debs'),
+        buildCacheDir: path.join(this.options.cacheDir, 'kernel-builds'),
+        configFile:
+          this.options.firecrackerConfig ??
+          path.join(packageRoot(), 'vendor', 'firecracker', 'microvm-kernel-x86_64-6.1.config'),
+        jobs: options.jobs,
         progress: options.progress ?? noProgress,
         signal: options.signal,
       }),

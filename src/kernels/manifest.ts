@@ -18,13 +18,16 @@ const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.+~_-]{0,127}$/;
 const PACKAGE_PATTERN = /^[a-z0-9][a-z0-9+.-]{1,127}$/;
 const PACKAGE_VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.+~:-]{0,127}$/;
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
+const CONFIG_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const BACKENDS: readonly VmmKind[] = ['qemu', 'firecracker'];
 
 export type KernelSourceInfo =
   | { kind: 'debian'; package: string; packageVersion: string }
   | { kind: 'import'; from: string }
   /** Pulled from a kernel catalog (`banger kernel pull NAME`). */
-  | { kind: 'catalog'; catalog: string; entry: string; bundleSha256: string };
+  | { kind: 'catalog'; catalog: string; entry: string; bundleSha256: string }
+  /** Built by `banger kernel build` from a Debian source package with a named config. */
+  | { kind: 'build'; package: string; packageVersion: string; config: string };
 
 export interface KernelFileEntry {
   name: string;
@@ -195,6 +198,19 @@ function parseSource(value: unknown, bad: Bad): KernelSourceInfo {
       }
       return { kind: 'import', from };
     }
+    case 'build':
+      allowKeys(src, ['kind', 'package', 'packageVersion', 'config'], 'source', bad);
+      return {
+        kind: 'build',
+        package: text(src.package, 'source.package', PACKAGE_PATTERN, bad),
+        packageVersion: text(
+          src.packageVersion,
+          'source.packageVersion',
+          PACKAGE_VERSION_PATTERN,
+          bad,
+        ),
+        config: text(src.config, 'source.config', CONFIG_NAME_PATTERN, bad),
+      };
     case 'catalog':
       allowKeys(src, ['kind', 'catalog', 'entry', 'bundleSha256'], 'source', bad);
       if (typeof src.catalog !== 'string' || !/^https?:\/\/[^\s\0]{1,2000}$/.test(src.catalog)) {
@@ -207,7 +223,7 @@ function parseSource(value: unknown, bad: Bad): KernelSourceInfo {
         bundleSha256: text(src.bundleSha256, 'source.bundleSha256', SHA256_PATTERN, bad),
       };
     default:
-      throw bad('source.kind', 'must be "debian" or "import"');
+      throw bad('source.kind', 'must be "debian", "import" or "build"');
   }
 }
 

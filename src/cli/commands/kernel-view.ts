@@ -17,6 +17,8 @@ export function kernelSourceText(source: KernelView['source']): string {
   if (source.kind === 'import') return `import from ${String(source.from)}`;
   if (source.kind === 'catalog')
     return `catalog ${String(source.entry)} (${String(source.catalog)})`;
+  if (source.kind === 'build')
+    return `built from ${String(source.package)} ${String(source.packageVersion)} with ${String(source.config)}`;
   return source.kind;
 }
 
