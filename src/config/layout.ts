@@ -55,6 +55,15 @@ export interface Layout {
   sshKnownHostsFile: string;
   /** ssh_config with a `Host *.vm` block (`banger ssh-config`; Included from ~/.ssh/config). */
   sshConfigFile: string;
+  /**
+   * Prefix of every system-install path ("/" normally). Set by `banger system install --root`
+   * (tests and packaging) and carried to the services as BANGER_SYSTEM_ROOT.
+   */
+  systemRoot: string;
+  /** The system install's record (owner, uid, gid, version, time), root-owned: /etc/banger/install.toml. */
+  installFile: string;
+  /** bangerd-root's socket (0600, the owner's) in a root-owned 0711 directory: /run/bangerd-root. */
+  helperSocket: string;
 }
 
 export interface LayoutInputs {
@@ -62,6 +71,19 @@ export interface LayoutInputs {
   uid?: number;
   home?: string;
   mode?: InstallMode;
+  /** Prefix of the system-install paths (default: env BANGER_SYSTEM_ROOT, else "/"). */
+  systemRoot?: string;
+}
+
+/** Where a system install's paths start: env BANGER_SYSTEM_ROOT (absolute) or "/". */
+export function systemRootFrom(env: NodeJS.ProcessEnv): string {
+  const root = env.BANGER_SYSTEM_ROOT;
+  return root !== undefined && path.isAbsolute(root) ? path.resolve(root) : '/';
+}
+
+/** A system-install path under `root` (e.g. sysPath("/", "etc/banger") = "/etc/banger"). */
+export function sysPath(root: string, relative: string): string {
+  return path.join(root, relative);
 }
 
 /** The repository (or install) root: dist/src/config/layout.js -> three levels up. */
@@ -77,22 +99,23 @@ export function resolveLayout(inputs: LayoutInputs = {}): Layout {
   const uid = inputs.uid ?? process.getuid?.() ?? 0;
   const home = inputs.home ?? env.HOME ?? os.homedir();
   const mode = inputs.mode ?? (env.BANGER_MODE === 'system' ? 'system' : 'user');
+  const sys = inputs.systemRoot ?? systemRootFrom(env);
 
   const configDir =
     mode === 'system'
-      ? '/etc/banger'
+      ? sysPath(sys, 'etc/banger')
       : path.join(env.XDG_CONFIG_HOME ?? path.join(home, '.config'), 'banger');
   const stateDir =
     mode === 'system'
-      ? '/var/lib/banger'
+      ? sysPath(sys, 'var/lib/banger')
       : path.join(env.XDG_STATE_HOME ?? path.join(home, '.local', 'state'), 'banger');
   const cacheDir =
     mode === 'system'
-      ? '/var/cache/banger'
+      ? sysPath(sys, 'var/cache/banger')
       : path.join(env.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'banger');
   const runtimeDir =
     mode === 'system'
-      ? '/run/banger'
+      ? sysPath(sys, 'run/banger')
       : env.XDG_RUNTIME_DIR
         ? path.join(env.XDG_RUNTIME_DIR, 'banger')
         : uid === 0
@@ -124,6 +147,9 @@ export function resolveLayout(inputs: LayoutInputs = {}): Layout {
     sshKeyFile: path.join(stateDir, 'ssh', 'id_ed25519'),
     sshKnownHostsFile: path.join(stateDir, 'ssh', 'known_hosts'),
     sshConfigFile: path.join(stateDir, 'ssh', 'ssh_config'),
+    systemRoot: sys,
+    installFile: sysPath(sys, 'etc/banger/install.toml'),
+    helperSocket: sysPath(sys, 'run/bangerd-root/bangerd-root.sock'),
   };
 }
 

@@ -44,6 +44,11 @@ export interface RpcServerOptions {
   logger: Logger;
   /** Permission bits of the socket file (default 0o600). */
   mode?: number;
+  /**
+   * Runs for every connection before any of its bytes is read; a throw refuses the
+   * connection with that error (the root helper checks the peer's credentials here).
+   */
+  authorize?: (socket: net.Socket) => Promise<void>;
 }
 
 export class RpcServer {
@@ -75,6 +80,35 @@ export class RpcServer {
   }
 
   private accept(socket: net.Socket): void {
+    const gate = this.options.authorize;
+    if (gate === undefined) {
+      this.serve(socket);
+      return;
+    }
+    // Nothing reads the socket until the gate has spoken: bytes wait in the kernel buffer.
+    socket.pause();
+    socket.on('error', () => undefined);
+    gate(socket).then(
+      () => {
+        this.serve(socket);
+        // Paused explicitly above, so a 'data' listener alone would not resume it.
+        socket.resume();
+      },
+      (err: unknown) => {
+        const error = toBangerError(err);
+        this.options.logger.info('connection refused', { code: error.code, error: error.message });
+        const framed = new FramedSocket(socket, {
+          json: () => undefined,
+          data: () => undefined,
+          close: () => undefined,
+        });
+        framed.sendJson(errorMessage(error));
+        framed.end();
+      },
+    );
+  }
+
+  private serve(socket: net.Socket): void {
     const abort = new AbortController();
     const stdin = new PassThrough({ highWaterMark: 256 * 1024 });
     const controlListeners: ((message: ControlMessage) => void)[] = [];

@@ -7,7 +7,10 @@
  * piped through as they are and each UDP query becomes one short unix connection. It knows
  * nothing about DNS beyond sizes: every answer comes from the daemon.
  *
- * argv: --listen ADDR --socket PATH
+ * argv: --listen ADDR --socket PATH [--user UID --group GID]
+ * With --user/--group (the root helper starts it so), it drops to that user once port 53 is
+ * bound and before it forwards anything: the daemon's socket is then reached with the
+ * owner's rights, never root's, wherever the socket path leads.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -26,12 +29,47 @@ function arg(name: string): string {
   return value;
 }
 
+function optId(name: string): number | undefined {
+  if (!process.argv.includes(name)) return undefined;
+  const value = Number(arg(name));
+  if (!Number.isSafeInteger(value) || value < 1 || value > 0xfffffffe) {
+    process.stderr.write(`dns-relay: ${name} must be an unprivileged id\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
 const listen = arg('--listen');
 const socketPath = arg('--socket');
+const user = optId('--user');
+const group = optId('--group');
+if ((user === undefined) !== (group === undefined)) {
+  process.stderr.write('dns-relay: --user and --group go together\n');
+  process.exit(2);
+}
+/** Nothing is forwarded until the privileges are dropped (or there are none to drop). */
+let serving = false;
+let bound = 0;
 let inflight = 0;
 
+function onBound(): void {
+  if (++bound < 2) return;
+  if (user !== undefined && group !== undefined) {
+    // Defined on POSIX; absent only on Windows, which banger does not run on.
+    process.setgroups?.([group]);
+    process.setgid?.(group);
+    process.setuid?.(user);
+    if (process.getuid?.() !== user) {
+      process.stderr.write(`dns-relay: could not drop to uid ${String(user)}\n`);
+      process.exit(1);
+    }
+  }
+  serving = true;
+  process.stderr.write(`dns-relay: serving ${listen}:53 for ${socketPath}\n`);
+}
+
 function relayUdp(udp: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-  if (msg.length < 12 || msg.length > 4096 || inflight >= MAX_INFLIGHT) return;
+  if (!serving || msg.length < 12 || msg.length > 4096 || inflight >= MAX_INFLIGHT) return;
   inflight++;
   const conn = net.connect(socketPath);
   const chunks: Buffer[] = [];
@@ -67,11 +105,11 @@ udp.on('error', (err) => {
   process.stderr.write(`dns-relay: udp ${listen}:53: ${err.message}\n`);
   process.exit(1);
 });
-udp.bind(53, listen);
+udp.bind(53, listen, onBound);
 
 let tcpClients = 0;
 const tcp = net.createServer((client) => {
-  if (tcpClients >= MAX_TCP_CLIENTS) {
+  if (!serving || tcpClients >= MAX_TCP_CLIENTS) {
     client.destroy();
     return;
   }
@@ -95,7 +133,6 @@ tcp.on('error', (err) => {
   process.stderr.write(`dns-relay: tcp ${listen}:53: ${err.message}\n`);
   process.exit(1);
 });
-tcp.listen(53, listen);
+tcp.listen(53, listen, onBound);
 
 process.on('SIGTERM', () => process.exit(0));
-process.stderr.write(`dns-relay: serving ${listen}:53 for ${socketPath}\n`);

@@ -4,6 +4,7 @@
  * `pasta`, and runs them. The root helper does the same behind its socket.
  */
 import { existsSync, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { BangerError, run, sleep } from '../base/index.js';
 import type { NetProcessSpec, NetworkOps } from '../protocol/index.js';
@@ -29,6 +30,20 @@ export interface InProcessNetworkOpsOptions {
   pastaBinary?: string;
   /** Node, for the DNS relay (default: this process's). */
   nodeBinary?: string;
+  /**
+   * Owner of the taps made (`ip tuntap add ... user UID`), so a VMM running as that user can
+   * open them without privileges. The root helper sets it to the install's owner. No group:
+   * the owner's primary group may be shared with other users.
+   */
+  tapOwnerUid?: number | undefined;
+  /** The DNS relay drops to this user once its port is bound (the root helper: the owner). */
+  relayUser?: { uid: number; gid: number } | undefined;
+  /**
+   * Opens a network process's log (append for its output, read for its readiness line).
+   * Default: a plain open that refuses a symlink at the last component. The root helper
+   * passes one that opens through a verified directory and hands new files to the owner.
+   */
+  openLog?: ((logPath: string, mode: 'append' | 'read') => Promise<FileHandle>) | undefined;
 }
 
 const RELAY_SCRIPT = fileURLToPath(new URL('./dns-relay-main.js', import.meta.url));
@@ -101,7 +116,9 @@ export function createInProcessNetworkOps(options: InProcessNetworkOpsOptions): 
     async createTap(request) {
       const { netns, bridge, tap } = checkCreateTap(request);
       if (await linkExists(netns, tap)) await run(ip, ipIn(netns, ['link', 'del', tap]));
-      await run(ip, ipIn(netns, ['tuntap', 'add', 'dev', tap, 'mode', 'tap']));
+      const owner = options.tapOwnerUid;
+      const user = owner === undefined ? [] : ['user', String(owner)];
+      await run(ip, ipIn(netns, ['tuntap', 'add', 'dev', tap, 'mode', 'tap', ...user]));
       try {
         await run(ip, ipIn(netns, ['link', 'set', tap, 'master', bridge]));
         await run(ip, ipIn(netns, ['link', 'set', tap, 'up']));
@@ -153,10 +170,26 @@ export function createInProcessNetworkOps(options: InProcessNetworkOpsOptions): 
     async startNetProcess(raw) {
       const spec = checkNetProcessSpec(raw, options.roots);
       const { file, argv } = processArgv(spec);
-      const handle = await spawnDetached({ file, argv, logPath: spec.logPath });
+      const openLog = options.openLog;
+      const readLog = async (): Promise<string> => {
+        if (openLog === undefined) return fs.readFile(spec.logPath, 'utf8').catch(() => '');
+        const log = await openLog(spec.logPath, 'read').catch(() => undefined);
+        if (log === undefined) return '';
+        try {
+          return await log.readFile('utf8');
+        } finally {
+          await log.close();
+        }
+      };
+      const handle = await spawnDetached({
+        file,
+        argv,
+        logPath: spec.logPath,
+        openLog: openLog && ((p) => openLog(p, 'append')),
+      });
       const ready = async (): Promise<boolean> =>
         spec.kind === 'dns-relay'
-          ? (await fs.readFile(spec.logPath, 'utf8').catch(() => '')).includes(
+          ? (await readLog()).includes(
               `dns-relay: serving ${spec.listen}:53 for ${spec.socketPath}\n`,
             )
           : linkExists(spec.netns, spec.ifname);
@@ -165,7 +198,7 @@ export function createInProcessNetworkOps(options: InProcessNetworkOpsOptions): 
         if (await ready()) return { kind: spec.kind, ...handle };
         if (!(await isSameProcess(handle)) || Date.now() > deadline) {
           await stopProcess(handle);
-          const log = await fs.readFile(spec.logPath, 'utf8').catch(() => '');
+          const log = await readLog();
           const tail = log.trimEnd().split('\n').slice(-8).join('\n');
           throw new BangerError(
             'operation_failed',
@@ -198,6 +231,9 @@ export function createInProcessNetworkOps(options: InProcessNetworkOpsOptions): 
           spec.listen,
           '--socket',
           spec.socketPath,
+          ...(options.relayUser === undefined
+            ? []
+            : ['--user', String(options.relayUser.uid), '--group', String(options.relayUser.gid)]),
         ];
         // `ip netns exec` execs in place: the pid we get is the relay's own.
         return spec.netns === undefined

@@ -6,6 +6,7 @@
  */
 import { once } from 'node:events';
 import { constants as fsc, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { BangerError, sleep, spawnChild } from '../base/index.js';
 
 export interface ProcessIdentity {
@@ -37,9 +38,11 @@ export async function spawnDetached(options: {
   file: string;
   argv: string[];
   logPath: string;
+  /** Opens the log for appending (default: open with O_CREAT|O_NOFOLLOW, 0600). */
+  openLog?: ((logPath: string) => Promise<FileHandle>) | undefined;
 }): Promise<ProcessIdentity> {
   const flags = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW;
-  const log = await fs.open(options.logPath, flags, 0o600);
+  const log = await (options.openLog?.(options.logPath) ?? fs.open(options.logPath, flags, 0o600));
   let pid: number | undefined;
   try {
     await log.write(`--- banger: starting ${options.file} at ${new Date().toISOString()}\n`);

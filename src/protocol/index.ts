@@ -14,3 +14,5 @@ export * from './agent-frames.js';
 export * from './doctor.js';
 export * from './workspace-params.js';
 export * from './vm-access.js';
+export * from './install-record.js';
+export * from './helper-wire.js';
