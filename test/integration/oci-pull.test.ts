@@ -233,6 +233,23 @@ describe.skipIf(missing.length > 0)('image pull from a real OCI registry', () =>
     expect(await leftovers()).toEqual([]);
   });
 
+  it('checks cached layers again on use: a copy that went bad is refused, dropped and fetched anew', async () => {
+    const features = await store.get('features');
+    if (features.manifest.source.kind !== 'oci') throw new Error('not oci');
+    const layer = features.manifest.source.layers[0]?.digest ?? '';
+    const cached = path.join(base, 'cache/oci/blobs/sha256', layer.slice(7));
+    const bytes = await fs.readFile(cached);
+    bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+    await fs.writeFile(cached, bytes);
+    const ref = `${registry.host}/test/features:v1`;
+    const err = await caught(store.pullOci({ ref, name: 'features-again' }));
+    expect(err.message).toMatch(/cached blob does not match its digest|gzip stream is corrupt/);
+    expect(await leftovers()).toEqual([]);
+    const { image } = await store.pullOci({ ref, name: 'features-again' });
+    expect(image.manifest.source).toEqual(features.manifest.source);
+    await store.remove('features-again');
+  });
+
   it('resumes an interrupted download with a Range request', async () => {
     const big = randomBytes(6 * 1024 * 1024);
     const layout = await publish(registry, 'test/big', [

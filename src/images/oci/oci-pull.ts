@@ -9,7 +9,13 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { badRequest, operationFailed, sha256File, type ProgressSink } from '../../base/index.js';
+import {
+  BangerError,
+  badRequest,
+  operationFailed,
+  sha256File,
+  type ProgressSink,
+} from '../../base/index.js';
 import { throwIfCanceled } from '../abort.js';
 import { debugfs } from '../debugfs.js';
 import { deterministicUuid } from '../deterministic-uuid.js';
@@ -211,14 +217,19 @@ export async function resolveImage(
       throw badRequest(`${where}: an index inside an index is not supported`);
   }
   const { config, layers } = doc;
-  await input.cache.ensure(config.digest, config.size, blobSource(client, config.digest), {
-    what: where,
-    ...(signal ? { signal } : {}),
-  });
-  const info = parseImageConfig(
-    await input.cache.read(config.digest, MAX_DOCUMENT_BYTES),
-    `${where}: config`,
-  );
+  // Pinned while fetched and read: a prune running meanwhile must not take it away.
+  const release = input.cache.pin([config.digest]);
+  let configBytes: Buffer;
+  try {
+    await input.cache.ensure(config.digest, config.size, blobSource(client, config.digest), {
+      what: where,
+      ...(signal ? { signal } : {}),
+    });
+    configBytes = await input.cache.read(config.digest, MAX_DOCUMENT_BYTES);
+  } finally {
+    release();
+  }
+  const info = parseImageConfig(configBytes, `${where}: config`);
   if (info.diffIds.length !== layers.length) {
     throw badRequest(
       `${where}: the config lists ${String(info.diffIds.length)} layers, the manifest ${String(layers.length)}`,
@@ -310,14 +321,8 @@ async function applyLayer(
       ...(layer.signal ? { signal: layer.signal } : {}),
     });
     const digests = await stream.finish();
-    if (digests.compressed !== layer.digest) {
-      throw operationFailed(
-        `${layer.label}: the cached blob does not match its digest (got ${digests.compressed})`,
-        {
-          hint: 'run `banger image cache prune` and pull again',
-        },
-      );
-    }
+    if (digests.compressed !== layer.digest)
+      throw await badCachedBlob(file, layer, digests.compressed);
     if (digests.uncompressed !== layer.diffId) {
       throw operationFailed(
         `${layer.label}: the uncompressed layer is ${digests.uncompressed}, the image config says ${layer.diffId}; refused`,
@@ -325,8 +330,28 @@ async function applyLayer(
     }
   } catch (err) {
     stream.destroy();
+    // A layer that failed to apply may be a cached copy gone bad on disk rather than a bad
+    // image: check, and if so say that instead (and drop it so the next pull fetches it).
+    if (!(err instanceof BangerError && err.message.includes('cached blob'))) {
+      const actual = `sha256:${await sha256File(file).catch(() => 'unreadable')}`;
+      if (actual !== layer.digest) throw await badCachedBlob(file, layer, actual);
+    }
     throw err;
   }
+}
+
+async function badCachedBlob(
+  file: string,
+  layer: { label: string },
+  actual: string,
+): Promise<BangerError> {
+  await fs.rm(file, { force: true });
+  return operationFailed(
+    `${layer.label}: the cached blob does not match its digest (got ${actual})`,
+    {
+      hint: 'the bad copy was removed from the cache: pull again',
+    },
+  );
 }
 
 /** Runs at most `n` tasks at once, in the order they were asked for. */
