@@ -65,6 +65,9 @@ export function registerVmRun(vm: Command, ctx: CliContext): void {
     .action(async (path: string | undefined, flags: RunFlags) => {
       const workspace = path === undefined ? undefined : workspaceSpecFrom(path, flags);
       if (!workspace) refuseWorkspaceFlags(flags);
+      if (flags.json && !flags.dryRun) {
+        throw new BangerError('bad_request', '--json goes with --dry-run (it prints the plan)');
+      }
       const argv = ctx.guestArgv ?? [];
       if (workspace && flags.dryRun) {
         const plan = await ctx.client.call<WorkspacePlanInfo>('vm.workspace.plan', { workspace });
@@ -101,6 +104,7 @@ function refuseWorkspaceFlags(flags: RunFlags): void {
       ['--branch', flags.branch],
       ['--from', flags.from],
       ['--dry-run', flags.dryRun],
+      ['--json', flags.json],
     ] as const
   )
     .filter(([, value]) => value !== undefined)
