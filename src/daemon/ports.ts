@@ -143,8 +143,11 @@ export interface VmNetworkPort {
   release(vmId: string): void;
   /** Before a boot: tap, namespace and address arguments. */
   prepareBoot(vm: VmRecord): Promise<BootNetwork>;
-  /** After a failed boot: undoes prepareBoot. */
-  bootFailed(vm: VmRecord): Promise<void>;
+  /**
+   * Removes the VM's tap (and the network with the last VM): after a failed boot, and before
+   * stop, kill and delete return, so their caller sees the network as it now is.
+   */
+  detach(vm: VmRecord): Promise<void>;
   describe(vm: VmRecord): VmNetworkInfo | undefined;
   setNat(vm: VmRecord, nat: boolean): Promise<void>;
 }

@@ -228,11 +228,6 @@ export class VmNetwork implements VmLifecycleHooks {
     });
   }
 
-  /** The boot failed after prepareBoot: the tap goes (and the network, if nothing else runs). */
-  async bootFailed(vm: VmRecord): Promise<void> {
-    await this.detach(vm);
-  }
-
   // ---- lifecycle hooks ------------------------------------------------------------------------
 
   async started(vm: VmRecord, agent: AgentSession): Promise<void> {
@@ -266,7 +261,8 @@ export class VmNetwork implements VmLifecycleHooks {
 
   // ---- internals ------------------------------------------------------------------------------
 
-  private async detach(vm: VmRecord): Promise<void> {
+  /** The VM no longer runs: its record, forwards and tap go (and the network with the last). */
+  async detach(vm: VmRecord): Promise<void> {
     this.deps.zone.delete(vm.name);
     const forward = this.forwards.get(vm.id);
     this.forwards.delete(vm.id);

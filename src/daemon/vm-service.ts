@@ -247,7 +247,7 @@ export class VmService {
           `${current.name}-${current.id}`,
         );
         this.deps.records.update(vm.id, { state: 'stopped', lastError: errorText(err) });
-        await this.deps.network?.bootFailed(current).catch((netErr: unknown) => {
+        await this.deps.network?.detach(current).catch((netErr: unknown) => {
           this.deps.logger.warn('network cleanup after failed boot failed', {
             vm: current.name,
             error: errorText(netErr),
@@ -273,7 +273,7 @@ export class VmService {
   /** Graceful stop: the guest syncs and powers off; forced after a timeout. */
   async stop(ref: string, options: { timeoutMs?: number } = {}): Promise<VmRecord> {
     const vm = this.resolve(ref);
-    return this.locks.run(vm.id, async () => {
+    const stopped = await this.locks.run(vm.id, async () => {
       const entry = this.live.get(vm.id);
       if (!entry) return this.markStopped(vm.id, null);
       entry.stopping = true;
@@ -293,12 +293,16 @@ export class VmService {
       }
       return this.forget(vm.id, entry, null);
     });
+    await this.deps.network?.detach(vm);
+    return stopped;
   }
 
   /** Force-kills the VMM. */
   async kill(ref: string): Promise<VmRecord> {
     const vm = this.resolve(ref);
-    return this.locks.run(vm.id, () => this.killLocked(vm));
+    const killed = await this.locks.run(vm.id, () => this.killLocked(vm));
+    await this.deps.network?.detach(vm);
+    return killed;
   }
 
   private async killLocked(vm: VmRecord): Promise<VmRecord> {
@@ -315,6 +319,7 @@ export class VmService {
     return this.locks.run(vm.id, async () => {
       const info = this.info(vm);
       await this.killLocked(vm);
+      await this.deps.network?.detach(vm);
       await removeVmFiles(vmPaths(this.deps.layout, vm.id));
       this.deps.records.remove(vm.id);
       await this.runHooks('deleted', vm);

@@ -10,6 +10,7 @@ import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const DAEMON = path.join(REPO_ROOT, 'dist', 'src', 'daemon', 'main.js');
 
 export interface RunResult {
   code: number;
@@ -104,6 +105,30 @@ export class BangerHome {
       throw new Error(`banger ${args.join(' ')} exited ${String(result.code)}:\n${result.stderr}`);
     }
     return result;
+  }
+
+  /** Writes config.toml (replacing it). */
+  async writeConfig(text: string): Promise<void> {
+    const dir = path.join(this.root, 'config', 'banger');
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.writeFile(path.join(dir, 'config.toml'), text);
+  }
+
+  /**
+   * Starts this home's daemon inside a network namespace the test made (`nsenter --net`), so
+   * its bridge, taps and rules live there; the CLI then finds it through its unix socket.
+   */
+  async startDaemonIn(netns: string): Promise<void> {
+    const child = spawn('nsenter', [`--net=/run/netns/${netns}`, process.execPath, DAEMON], {
+      env: this.env,
+      stdio: 'ignore',
+      detached: true,
+    });
+    child.unref();
+    const socket = path.join(this.runtimeDir, 'bangerd.sock');
+    for (let i = 0; i < 200 && !existsSync(socket); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    if (!existsSync(socket)) throw new Error(`the daemon did not start in ${netns}`);
   }
 
   async daemonPid(): Promise<number | undefined> {
