@@ -20,6 +20,8 @@ packages=(
   mmdebstrap e2fsprogs                # image builds (mkfs.ext4 -d, debugfs)
   lz4 zstd xz-utils                   # kernel payloads
   musl-tools build-essential          # static guest programs; better-sqlite3 compiles from source
+  bison flex bc dwarves libelf-dev libssl-dev   # `banger kernel build` (Firecracker-compatible kernel)
+  xfsprogs                            # tests: reflink copies on a loop-mounted XFS
   python3 git ca-certificates
   openssh-client openssh-server socat dnsutils iproute2 nftables
   passt iptables                      # NAT out of the isolated namespace (pasta); tests: a DROP FORWARD policy
@@ -59,6 +61,21 @@ if banger image show debian-bookworm >/dev/null 2>&1; then
   echo "image debian-bookworm already present"
 else
   banger image build debian-bookworm
+fi
+
+step "Firecracker kernel"
+# Firecracker boots only kernels with virtio, ext4 and vsock built in; `banger kernel build`
+# makes one from Debian's linux-source-6.1 (about 10 minutes on 2 cores, cached afterwards).
+# Built where Firecracker is installed, or when asked (CI sets BANGER_FIRECRACKER_KERNEL=1:
+# the e2e suite boots it under QEMU).
+if [ "${BANGER_FIRECRACKER_KERNEL:-}" = 1 ] || command -v firecracker >/dev/null 2>&1; then
+  if banger kernel show firecracker-6.1 >/dev/null 2>&1; then
+    echo "kernel firecracker-6.1 already present"
+  else
+    banger kernel build firecracker-6.1
+  fi
+else
+  echo "skipped: firecracker is not installed (BANGER_FIRECRACKER_KERNEL=1 builds it anyway)"
 fi
 
 step "a first sandbox"
