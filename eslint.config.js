@@ -36,6 +36,8 @@ export default tseslint.config(
       'eslint.config.js',
       '.dependency-cruiser.cjs',
       'scripts/**/*.mjs',
+      // Plain-node test stand-ins (the fake firecracker and jailer), run as programs.
+      'test/support/**/*.mjs',
     ],
   },
   ...tseslint.configs.strictTypeChecked,
