@@ -5,10 +5,10 @@ module.exports = {
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     {
       name: 'nothing-imports-entrypoints',
-      comment: 'cli, daemon and helper are leaves: nothing imports them.',
+      comment: 'cli, daemon, helper and supervisor are leaves: nothing imports them.',
       severity: 'error',
-      from: { pathNot: '^src/(cli|daemon|helper)/' },
-      to: { path: '^src/(cli|daemon|helper)/' },
+      from: { pathNot: '^src/(cli|daemon|helper|supervisor)/' },
+      to: { path: '^src/(cli|daemon|helper|supervisor)/' },
     },
     {
       name: 'cli-is-thin',

@@ -5,6 +5,7 @@ for (const entry of [
   'dist/src/cli/main.js',
   'dist/src/daemon/main.js',
   'dist/src/helper/main.js',
+  'dist/src/supervisor/main.js',
 ]) {
   if (existsSync(entry)) chmodSync(entry, 0o755);
 }

@@ -12,3 +12,4 @@ export * from './retry.js';
 export * from './ids.js';
 export * from './fs-safe.js';
 export * from './sha256.js';
+export * from './root-file.js';

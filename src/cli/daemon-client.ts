@@ -3,6 +3,7 @@
  * background, says so on stderr, and waits until its socket answers.
  */
 import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +46,8 @@ export class DaemonClient {
       this.ensured = true;
       return;
     }
+    // A system install's daemon is a service: it is never started from here.
+    if (this.layout.mode === 'system') throw await systemDaemonDown(this.layout);
     await this.startDaemon();
     this.ensured = true;
   }
@@ -110,4 +113,30 @@ export class DaemonClient {
       closeSync(log);
     }
   }
+}
+
+/** Why a system install's daemon cannot be reached, and what to do. */
+async function systemDaemonDown(layout: Layout): Promise<BangerError> {
+  const socket = layout.daemonSocket;
+  const code = await new Promise<string | undefined>((resolve) => {
+    const probe = net.connect(socket);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(undefined);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+  });
+  if (code === 'EACCES') {
+    const owner = /^owner = "([^"]+)"$/m.exec(
+      await readFile(layout.installFile, 'utf8').catch(() => ''),
+    )?.[1];
+    return new BangerError(
+      'unauthorized',
+      `this banger is installed for ${owner ?? 'another user'}; you cannot reach its daemon (${socket})`,
+      { hint: 'run banger as the install owner, or use your own: BANGER_MODE=user banger ...' },
+    );
+  }
+  return new BangerError('unavailable', `the banger service does not answer on ${socket}`, {
+    hint: 'see `banger system status`; start it with `sudo banger system restart`',
+  });
 }

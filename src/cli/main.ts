@@ -14,6 +14,7 @@ import {
   EXIT_FOR_CODE,
 } from './exit-codes.js';
 import { buildProgram } from './program.js';
+import { cliMode } from './system/system-mode.js';
 import { formatError } from './render.js';
 
 async function main(): Promise<number> {
@@ -23,7 +24,7 @@ async function main(): Promise<number> {
   const hostArgs = dash >= 0 ? argv.slice(0, dash) : argv;
   const guestArgv = dash >= 0 ? argv.slice(dash + 1) : undefined;
 
-  const layout = resolveLayout();
+  const layout = resolveLayout({ mode: cliMode(process.env) });
   const client = new DaemonClient(layout, (message) =>
     process.stderr.write(`banger: ${message}\n`),
   );

@@ -36,6 +36,7 @@ import { registerVmWorkspace } from './commands/vm-workspace.js';
 import { registerVmSsh } from './commands/vm-ssh.js';
 import { registerSshConfig } from './commands/ssh-config.js';
 import { registerSshProxy } from './commands/ssh-proxy.js';
+import { registerSystem } from './commands/system.js';
 import { bangerVersion } from '../config/index.js';
 
 export function buildProgram(ctx: CliContext): Command {
@@ -103,6 +104,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerCompletion(program, ctx);
   registerSshConfig(program, ctx);
   registerSshProxy(program, ctx);
+  registerSystem(program, ctx);
 
   return program;
 }

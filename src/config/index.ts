@@ -7,3 +7,4 @@ export * from './config.js';
 export * from './network-config.js';
 export * from './file-sync-config.js';
 export * from './version.js';
+export * from './install-paths.js';

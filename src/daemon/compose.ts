@@ -1,7 +1,7 @@
 /**
  * The composition root: every service and backend is built and wired here, explicitly
  * (no import side effects). Development and tests running as root get in-process privileged
- * operations; a system install will hand them to bangerd-root instead.
+ * operations; a system install hands them to bangerd-root (helper-ops.ts).
  */
 import { BangerError, ensurePrivateDir, type Logger } from '../base/index.js';
 import type { BangerConfig, Layout } from '../config/index.js';
@@ -18,6 +18,8 @@ import { imagePullHandlers } from './image-pull-handlers.js';
 import { configSource } from './config-source.js';
 import { runDoctor } from './doctor.js';
 import { daemonHandlers } from './daemon-handlers.js';
+import { helperDoctor } from './helper-doctor.js';
+import { createHelperOps } from './helper-ops.js';
 import { createNetworking } from './networking.js';
 import { PortForwarder } from './port-forwards.js';
 import type { AgentConnector, ImageSource, KernelSource } from './ports.js';
@@ -61,7 +63,21 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
   });
   const images = new ImageStore({ layout });
   // config `vmm`: qemu, firecracker, or auto (firecracker only where it is installed and KVM works).
-  const { backend } = await chooseVmmBackend({ setting: config.vmm, layout, kernels, logger });
+  // A system install reaches root only through bangerd-root; user mode acts in-process.
+  const privileged =
+    layout.mode === 'system'
+      ? createHelperOps({
+          socketPath: layout.helperSocket,
+          logger: logger.child({ module: 'helper' }),
+        })
+      : undefined;
+  const { backend } = await chooseVmmBackend({
+    setting: config.vmm,
+    layout,
+    kernels,
+    logger,
+    ops: privileged,
+  });
 
   const kernelSource: KernelSource = {
     async bootFiles(name) {
@@ -102,6 +118,7 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     config: currentConfig,
     db,
     logger,
+    ...(privileged ? { ops: privileged } : {}),
     autoForward: (spec) => forwarder.autoForward(spec),
   });
   const fileSync = fileSyncHooks({
@@ -147,6 +164,7 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
       return [
         ...(await runDoctor({ layout, config: currentConfig, kernels, images })),
         ...(await networking.doctor()),
+        ...(privileged ? await helperDoctor(privileged) : []),
       ];
     },
   };

@@ -14,7 +14,10 @@ import { acquireInstanceLock } from './single-instance.js';
 async function main(): Promise<void> {
   process.umask(0o077);
   const layout = resolveLayout();
-  for (const dir of [layout.stateDir, layout.cacheDir, layout.runtimeDir, layout.configDir]) {
+  // A system install's /etc/banger is root's (it holds the install record the helper trusts):
+  // the daemon only reads it there.
+  const own = [layout.stateDir, layout.cacheDir, layout.runtimeDir];
+  for (const dir of layout.mode === 'system' ? own : [...own, layout.configDir]) {
     await ensurePrivateDir(dir);
   }
   try {

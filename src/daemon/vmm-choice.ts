@@ -24,6 +24,7 @@ import {
   type VmmBackend,
   type VmmCapabilities,
   type VmmInstance,
+  type VmmOps,
 } from '../vmm/index.js';
 
 export type VmmSetting = BangerConfig['vmm'];
@@ -125,6 +126,8 @@ export async function chooseVmmBackend(options: {
   layout: Layout;
   kernels: KernelStore;
   logger: Logger;
+  /** Launch/kill through these (bangerd-root in a system install); default: in-process. */
+  ops?: VmmOps | undefined;
 }): Promise<VmmChoice> {
   const { layout, logger } = options;
   const fc = options.setting === 'qemu' ? QEMU_ONLY : await probeFirecrackerHost();
@@ -141,10 +144,12 @@ export async function chooseVmmBackend(options: {
     gid: process.getgid?.() ?? 0,
     useJailer: root,
   });
-  const ops = createInProcessVmmOps({
-    firecracker: host,
-    logger: logger.child({ module: 'vmm-ops' }),
-  });
+  const ops =
+    options.ops ??
+    createInProcessVmmOps({
+      firecracker: host,
+      logger: logger.child({ module: 'vmm-ops' }),
+    });
   if (decision.use === 'refuse')
     return {
       backend: new RefusingBackend(decision.kind, decision.reason, decision.hint),

@@ -39,6 +39,11 @@ export function defaultPeercredBinary(): string {
   return path.join(buildRoot(), 'build', 'helper', 'banger-peercred');
 }
 
+/** banger-tapfd: opens a VM's taps as root and execs the VMM with them as fds. */
+export function defaultTapfdBinary(): string {
+  return path.join(buildRoot(), 'build', 'helper', 'banger-tapfd');
+}
+
 /** The DNS relay program the network operations start (the same URL network/ resolves). */
 export function relayScriptPath(): string {
   return fileURLToPath(new URL('../network/dns-relay-main.js', import.meta.url));

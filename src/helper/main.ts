@@ -10,7 +10,8 @@
  *   --peercred      the banger-peercred binary (default: build/helper/ of this build)
  */
 import { promises as fs } from 'node:fs';
-import { BangerError, createLogger, ensurePrivateDir } from '../base/index.js';
+import path from 'node:path';
+import { BangerError, createLogger, ensurePrivateDir, makeDirs } from '../base/index.js';
 import { RpcServer } from '../ipc/index.js';
 import { createInProcessNetworkOps, netnsNameFor } from '../network/index.js';
 import { readInstallFile } from './install-file.js';
@@ -18,6 +19,7 @@ import { createOpTable, dispatcher, type HelperContext } from './op-table.js';
 import { openOwnerFile, type OwnerTree } from './owner-files.js';
 import {
   defaultPeercredBinary,
+  defaultTapfdBinary,
   helperPaths,
   relayScriptPath,
   runningVersion,
@@ -91,6 +93,7 @@ async function main(argv: readonly string[]): Promise<void> {
         setpriv: 'setpriv',
         qemu: 'qemu-system-x86_64',
         firecracker: 'firecracker',
+        tapfd: defaultTapfdBinary(),
       },
       tscKhz: hostTscKhz,
     },
@@ -98,6 +101,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const dispatch = dispatcher(createOpTable(ctx));
 
   // Root's own directory: 0711 lets the owner reach the socket by name, not list or add to it.
+  await makeDirs(path.dirname(paths.helperDir));
   await ensurePrivateDir(paths.helperDir, { mode: 0o711, uid: 0 });
   const server = new RpcServer({
     socketPath: paths.socket,

@@ -1,13 +1,15 @@
 /**
  * The helper's VMM operations. A VMM is started as the install's owner, never as root:
  *
- *   [ip netns exec NS] setpriv --reuid OWNER --regid GROUP --init-groups --inh-caps=-all
- *     --bounding-set=-all --no-new-privs -- qemu-system-x86_64 ARGV...
+ *   [ip netns exec NS] [banger-tapfd --tap TAP --] setpriv --reuid OWNER --regid GROUP
+ *     --init-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- qemu-system-x86_64 ...
  *
  * so every socket it makes (QMP, agent, Firecracker's API and vsock sockets) is the owner's
  * from the moment it exists: there is no window in which the daemon's connect fails or in
  * which anyone else could connect, and nothing to chown afterwards. The VMM opens kernels,
- * disks, taps (made with `user OWNER`) and console logs with the owner's rights only, so a
+ * disks and console logs with the owner's rights only (QEMU's taps are opened as root by
+ * banger-tapfd and handed over as fds 3, 4, ...; Firecracker opens taps made with
+ * `user OWNER`), so a
  * path in a spec can never reach a file the owner could not open anyway. Root touches one
  * file per launch: the VMM's log, opened through a verified directory (owner-files.ts).
  *
@@ -44,7 +46,7 @@ export interface HelperVmmOptions {
   tree: OwnerTree;
   /** This install's network namespace (the only one a VMM may be started in). */
   netns: string;
-  binaries: { ip: string; setpriv: string; qemu: string; firecracker: string };
+  binaries: { ip: string; setpriv: string; qemu: string; firecracker: string; tapfd: string };
   /** Host TSC kHz (TCG boots hang without tsc_early_khz). */
   tscKhz: () => Promise<number | undefined>;
 }
@@ -155,12 +157,16 @@ export async function vmmCommand(
   let argv: string[];
   let stdoutPath: string | undefined;
   let creates: string[] = [];
+  /** Taps opened as root and passed as fds 3, 4, ... (QEMU only; Firecracker opens its own). */
+  let taps: string[] = [];
   if (request.backend === 'qemu') {
     const plan = buildQemuLaunchPlan(bare, {
       qemuBinary: options.binaries.qemu,
       tscKhz: spec.accel === 'tcg' ? await options.tscKhz() : undefined,
+      tapFds: true,
     });
     ({ file, argv } = plan);
+    taps = spec.nics.map((nic) => nic.tap);
   } else {
     // No jailer here: the owner's Firecracker in the owner's run directory (see privileges.md).
     const plan = buildFirecrackerLaunchPlan(bare, {
@@ -171,7 +177,11 @@ export async function vmmCommand(
     creates = plan.layout.creates;
   }
   const owner = asOwnerArgv(options.binaries.setpriv, options.tree);
-  const full = [...owner, file, ...argv];
+  const tapfd =
+    taps.length === 0
+      ? []
+      : [options.binaries.tapfd, ...taps.flatMap((tap) => ['--tap', tap]), '--'];
+  const full = [...tapfd, ...owner, file, ...argv];
   const command =
     spec.netns === undefined
       ? { file: full[0] ?? options.binaries.setpriv, argv: full.slice(1) }

@@ -8,7 +8,11 @@
  * blank lines), parsed here by hand because the root helper has no npm dependencies.
  * Pure: no I/O.
  */
+import path from 'node:path';
 import { BangerError } from '../base/index.js';
+
+/** Where the record lies under an install's root prefix. */
+export const INSTALL_RECORD_PATH = 'etc/banger/install.toml';
 
 export interface InstallRecord {
   /** The owner's user name: bangerd runs as this user. */
@@ -110,4 +114,11 @@ export function parseInstallRecord(text: string): InstallRecord {
     installedAt: seen.get('installed_at') as string,
     root: seen.get('root') as string,
   });
+}
+
+/** A record is trusted only where its own `root` says it lies (no copies elsewhere). */
+export function checkRecordLocation(record: InstallRecord, file: string): InstallRecord {
+  if (path.join(record.root, INSTALL_RECORD_PATH) !== file)
+    throw bad(`its root ${record.root} does not match where it lies (${file})`);
+  return record;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CheckResult } from '../../protocol/index.js';
+import { bangerVersion } from '../../config/index.js';
 import type { CliContext } from '../context.js';
 
 export function registerDoctor(program: Command, ctx: CliContext): void {
@@ -9,7 +10,10 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  banger doctor\n')
     .action(async (flags: { json?: boolean }) => {
-      const checks = await ctx.client.call<CheckResult[]>('doctor', {});
+      const checks = [
+        await versionDrift(ctx),
+        ...(await ctx.client.call<CheckResult[]>('doctor', {})),
+      ];
       if (flags.json) {
         ctx.stdout.write(JSON.stringify(checks, null, 2) + '\n');
       } else {
@@ -31,4 +35,24 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
       }
       if (checks.some((c) => c.status === 'fail')) ctx.exitCode = 1;
     });
+}
+
+/** The CLI against the daemon it talks to (a system install's services, or the user daemon). */
+async function versionDrift(ctx: CliContext): Promise<CheckResult> {
+  const cli = bangerVersion();
+  const daemon = await ctx.client.call<{ version: string }>('daemon.status', {});
+  const same = daemon.version === cli;
+  return {
+    name: 'cli version',
+    status: same ? 'pass' : 'warn',
+    detail: `banger ${cli}, bangerd ${daemon.version}${ctx.layout.mode === 'system' ? ' (system install)' : ''}`,
+    ...(same
+      ? {}
+      : {
+          hint:
+            ctx.layout.mode === 'system'
+              ? 'restart the services on the installed build: sudo banger system restart (or install this build: sudo banger system install)'
+              : 'restart the daemon on this build: banger daemon stop',
+        }),
+  };
 }

@@ -15,6 +15,11 @@ export interface QemuHostInfo {
   tscKhz?: number | undefined;
   /** `ip`, for launching inside a network namespace (default "ip"). */
   ipBinary?: string | undefined;
+  /**
+   * The NICs' taps arrive already open, as fds 3, 4, ... in spec order: bangerd-root opens
+   * them (banger-tapfd) so that QEMU, running as the owner, never opens /dev/net/tun.
+   */
+  tapFds?: boolean | undefined;
 }
 
 export interface LaunchPlan {
@@ -144,7 +149,9 @@ export function buildQemuLaunchPlan(spec: VmLaunchSpec, host: QemuHostInfo): Lau
   spec.nics.forEach((nic, i) => {
     argv.push(
       '-netdev',
-      `tap,id=net${String(i)},ifname=${nic.tap},script=no,downscript=no`,
+      host.tapFds === true
+        ? `tap,id=net${String(i)},fd=${String(3 + i)}`
+        : `tap,id=net${String(i)},ifname=${nic.tap},script=no,downscript=no`,
       '-device',
       `virtio-net-device,netdev=net${String(i)},mac=${nic.mac}`,
     );
