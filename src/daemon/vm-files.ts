@@ -61,7 +61,29 @@ export async function createWorkDisk(file: string, bytes: number, seedDir?: stri
     file,
   ]);
   // mkfs -d does not carry the seed directory's own mode over: /root is private.
-  await run('debugfs', ['-w', '-R', 'sif / mode 040700', file]);
+  const script = ['sif / mode 040700'];
+  // Not root (a system install's daemon): the seed's files are the daemon user's on the host,
+  // and mkfs -d copied that; in the guest they are root's, as in the image.
+  if (seedDir !== undefined && process.getuid?.() !== 0)
+    script.push(...(await rootOwnerScript(seedDir)));
+  await run('debugfs', ['-w', '-f', '-', file], { input: `${script.join('\n')}\n` });
+}
+
+/** debugfs lines that make every file under `dir` (as it lies in the new filesystem) root's. */
+async function rootOwnerScript(dir: string): Promise<string[]> {
+  const lines: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const entry of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
+      const child = `${rel}/${entry.name}`;
+      // debugfs takes one request per line and quotes with "..." ("" for a quote).
+      if (/[\x00-\x1f\x7f]/.test(child)) continue;
+      const quoted = `"${child.replaceAll('"', '""')}"`;
+      lines.push(`sif ${quoted} uid 0`, `sif ${quoted} gid 0`);
+      if (entry.isDirectory()) await walk(child);
+    }
+  };
+  await walk('');
+  return lines;
 }
 
 export async function writeHandles(paths: VmPaths, handles: VmmHandles): Promise<void> {

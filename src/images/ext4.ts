@@ -185,7 +185,14 @@ export async function extractDirFromExt4(
   await debugfs(
     image,
     { command: `rdump ${inImage} ${dest}` },
-    options.signal ? { signal: options.signal } : {},
+    {
+      ...(options.signal ? { signal: options.signal } : {}),
+      // Not root (a system install's daemon): the copy cannot keep the image's owners; the
+      // caller gives them back where it matters (the work disk makes its files root's).
+      ...(process.getuid?.() === 0
+        ? {}
+        : { tolerate: /Operation not permitted while changing ownership/ }),
+    },
   );
   return path.join(dest, path.posix.basename(inImage));
 }

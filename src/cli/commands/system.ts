@@ -96,13 +96,13 @@ export function registerSystem(program: Command, ctx: CliContext): void {
         return;
       }
       const lines = [
-        `install:  banger ${record.version} for ${record.owner} (uid ${String(record.uid)}, gid ${String(record.gid)}), ${record.installedAt}${root === '/' ? '' : `, root ${root}`}`,
-        `manager:  ${manager}${supervisor ? ` (banger-supervisor pid ${String(supervisor.pid)})` : ''}`,
+        `install:      banger ${record.version} for ${record.owner} (uid ${String(record.uid)}, gid ${String(record.gid)}), ${record.installedAt}${root === '/' ? '' : `, root ${root}`}`,
+        `manager:      ${manager}${supervisor ? ` (banger-supervisor pid ${String(supervisor.pid)})` : ''}`,
         ...services.map(
           (s) =>
-            `${`${s.name}:`.padEnd(10)}${s.running ? `running, pid ${String(s.pid)}, version ${s.version ?? '?'}` : `not answering (${s.error ?? 'down'})`}`,
+            `${`${s.name}:`.padEnd(14)}${s.running ? `running, pid ${String(s.pid)}, version ${s.version ?? '?'}` : `not answering (${s.error ?? 'down'})`}`,
         ),
-        `cli:      ${cli}${status.versionDrift ? '  (version drift: restart the services on the installed build)' : ''}`,
+        `cli:          ${cli}${status.versionDrift ? '  (version drift: restart the services on the installed build)' : ''}`,
       ];
       ctx.stdout.write(lines.join('\n') + '\n');
     });

@@ -109,6 +109,9 @@ CapabilityBoundingSet=
 AmbientCapabilities=
 NoNewPrivileges=yes
 ProtectSystem=strict
+# The KVM probe boots a kernel from a scratch directory in /tmp; the user's repositories may
+# live there too (read for \`vm run ./repo\`).
+ReadWritePaths=/tmp /var/tmp
 ProtectHome=read-only
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
