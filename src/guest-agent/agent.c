@@ -27,6 +27,7 @@
 #include "frame.h"
 #include "ports.h"
 #include "proto.h"
+#include "restore.h"
 #include "spawn.h"
 #include "transport.h"
 #include "util.h"
@@ -101,6 +102,8 @@ static struct port_list ports_last, ports_now;
 static uint8_t ports_payload[12 + PORTS_MAX * PORTS_ENTRY_SIZE];
 static uint64_t shutdown_fallback_at;
 static int shutdown_kind;
+/* RESTORE over the unix test transport writes its files under this directory. */
+static const char *restore_root = "";
 
 /* ---- output ---------------------------------------------------------------------------- */
 
@@ -421,8 +424,8 @@ static void send_hello_ack(const uint8_t *nonce)
 		put_record(p, &off, sizeof(p), BP_REC_KERNEL, u.release);
 		put_record(p, &off, sizeof(p), BP_REC_HOSTNAME, u.nodename);
 	}
-	static const char *const caps[] = {"exec",     "pty",   "signal", "resize",
-					   "shutdown", "ports", "forward"};
+	static const char *const caps[] = {"exec",  "pty",     "signal", "resize", "shutdown",
+					   "ports", "forward", "restore"};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		put_record(p, &off, sizeof(p), BP_REC_CAPABILITY, caps[i]);
 	put_frame(BP_HELLO_ACK, 0, 0, p, off);
@@ -982,6 +985,117 @@ static void handle_shutdown(const struct frame *f)
 	notify_init(kind);
 }
 
+/* ---- restore ----------------------------------------------------------------------------- */
+
+/* RESTORE: the identity of a guest restored from a saved state (see restore.c). Answered by
+ * RESTORE_DONE with what was applied and, per failure, a message. */
+static void handle_restore(const struct frame *f)
+{
+	if (f->length < BP_RESTORE_HEADER) {
+		send_error(0, BP_ERR_BAD_PAYLOAD, f->type, "RESTORE payload too short");
+		return;
+	}
+	const uint8_t *p = f->payload;
+	struct restore_request req;
+	memset(&req, 0, sizeof(req));
+	uint32_t id = bp_get32(p);
+	req.flags = bp_get32(p + 4);
+	uint64_t t = (uint64_t)bp_get32(p + 8) | ((uint64_t)bp_get32(p + 12) << 32);
+	req.time_ns = (int64_t)t;
+	req.entropy_len = bp_get16(p + 16);
+	if (req.entropy_len > BP_RESTORE_MAX_ENTROPY ||
+	    BP_RESTORE_HEADER + req.entropy_len > f->length) {
+		send_error(0, BP_ERR_BAD_PAYLOAD, f->type, "RESTORE entropy length %zu is too long",
+			   req.entropy_len);
+		return;
+	}
+	req.entropy = p + BP_RESTORE_HEADER;
+	/* Records point into the input buffer, which stays put while this frame is handled. */
+	size_t off = BP_RESTORE_HEADER + req.entropy_len;
+	while (off < f->length) {
+		char tag = (char)p[off];
+		const char *value = (const char *)p + off + 1;
+		const uint8_t *end =
+			off + 1 < f->length ? memchr(p + off + 1, 0, f->length - off - 1) : NULL;
+		if (!end) {
+			send_error(0, BP_ERR_BAD_PAYLOAD, f->type, "RESTORE record without its NUL");
+			return;
+		}
+		off = (size_t)(end - p) + 1;
+		switch (tag) {
+		case BP_REC_R_HOSTNAME:
+			req.hostname = value;
+			break;
+		case BP_REC_R_IFACE:
+			req.iface = value;
+			break;
+		case BP_REC_R_MAC:
+			req.mac = value;
+			break;
+		case BP_REC_R_ADDRESS:
+			req.address = value;
+			break;
+		case BP_REC_R_GATEWAY:
+			req.gateway = value;
+			break;
+		case BP_REC_R_DNS:
+			if (req.ndns < RESTORE_MAX_DNS)
+				req.dns[req.ndns++] = value;
+			break;
+		case BP_REC_R_MACHINE_ID:
+			req.machine_id = value;
+			break;
+		case BP_REC_R_SSH_PRIVATE:
+			req.ssh_private = value;
+			break;
+		case BP_REC_R_SSH_PUBLIC:
+			req.ssh_public = value;
+			break;
+		default:
+			break; /* unknown records are ignored: room to grow */
+		}
+	}
+	struct restore_options opt = {.root = restore_root,
+				      .test_transport = tp.kind == TRANSPORT_UNIX};
+	static struct restore_result res;
+	restore_apply(&req, &opt, &res);
+	static uint8_t out[16 + RESTORE_MESSAGES + 64];
+	bp_put32(out, id);
+	bp_put32(out + 4, res.applied);
+	bp_put32(out + 8, res.failed);
+	bp_put32(out + 12, 0);
+	size_t n = 16;
+	for (size_t i = 0; i < res.messages_len;) {
+		size_t len = strlen(res.messages + i);
+		if (n + len + 2 > sizeof(out))
+			break;
+		out[n++] = BP_REC_R_FAILURE;
+		memcpy(out + n, res.messages + i, len + 1);
+		n += len + 1;
+		i += len + 1;
+	}
+	put_frame(BP_RESTORE_DONE, 0, 0, out, n);
+	log_debug("restore: applied 0x%x, failed 0x%x", res.applied, res.failed);
+}
+
+/* PREPARE_SAVE: the host is about to save this guest. Blocks the loop (up to the timeout,
+ * 60 s at most): nothing else runs while a guest is being made into a template. */
+static void handle_prepare_save(const struct frame *f)
+{
+	if (f->length < 8) {
+		send_error(0, BP_ERR_BAD_PAYLOAD, f->type, "PREPARE_SAVE payload too short");
+		return;
+	}
+	uint32_t id = bp_get32(f->payload);
+	uint32_t ms = bp_get32(f->payload + 4);
+	if (ms > 60000)
+		ms = 60000;
+	uint8_t out[8];
+	bp_put32(out, id);
+	bp_put32(out + 4, tp.kind == TRANSPORT_UNIX ? 0 : prepare_save(ms));
+	put_frame(BP_SAVE_READY, 0, 0, out, sizeof(out));
+}
+
 static void handle_frame(const struct frame *f)
 {
 	if (f->type == BP_HELLO) {
@@ -1020,6 +1134,12 @@ static void handle_frame(const struct frame *f)
 		return;
 	case BP_PORTS_WATCH:
 		handle_ports_watch(f);
+		return;
+	case BP_RESTORE:
+		handle_restore(f);
+		return;
+	case BP_PREPARE_SAVE:
+		handle_prepare_save(f);
 		return;
 	case BP_STDIN:
 	case BP_WINDOW:
@@ -1121,7 +1241,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: banger-agent [--transport auto|virtio|vsock] [--port-name NAME]\n"
-		"                    [--vsock-port N] [--connect-unix PATH] [--verbose] [--version]\n");
+		"                    [--vsock-port N] [--connect-unix PATH [--restore-root DIR]]\n"
+		"                    [--verbose] [--version]\n");
 }
 
 enum role { R_TRANSPORT, R_LISTEN, R_SIGNAL, R_STDIN, R_STDOUT, R_STDERR, R_CONNECT };
@@ -1140,6 +1261,9 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--connect-unix") == 0 && next) {
 			tp.kind = TRANSPORT_UNIX;
 			tp.unix_path = next;
+			i++;
+		} else if (strcmp(a, "--restore-root") == 0 && next) {
+			restore_root = next;
 			i++;
 		} else if (strcmp(a, "--port-name") == 0 && next) {
 			tp.port_name = next;
@@ -1163,6 +1287,11 @@ int main(int argc, char **argv)
 			usage();
 			return 2;
 		}
+	}
+	if (restore_root[0] && tp.kind != TRANSPORT_UNIX) {
+		/* a guest's identity files live in its real root */
+		fprintf(stderr, "banger-agent: --restore-root goes with --connect-unix only\n");
+		return 2;
 	}
 	ensure_std_fds();
 	signal(SIGPIPE, SIG_IGN);

@@ -60,6 +60,11 @@ enum bp_type {
 	BP_FORWARD_OPENED = 0x51,
 	BP_FORWARD_FAILED = 0x52,
 	BP_FORWARD_CLOSED = 0x53,
+	/* capability "restore": a guest restored from a saved state gets its own identity */
+	BP_RESTORE = 0x60,
+	BP_RESTORE_DONE = 0x61,
+	BP_PREPARE_SAVE = 0x62,
+	BP_SAVE_READY = 0x63,
 };
 
 #define BP_FLAG_FIN 0x01
@@ -79,6 +84,31 @@ enum bp_stream { BP_STREAM_STDIN = 0, BP_STREAM_STDOUT = 1, BP_STREAM_STDERR = 2
 #define BP_REC_KERNEL 'K'
 #define BP_REC_HOSTNAME 'H'
 #define BP_REC_ADDRESS 'A' /* FORWARD_OPEN */
+
+/* RESTORE: which parts to apply (u32 flags), and its records. */
+#define BP_RESTORE_TIME 0x01
+#define BP_RESTORE_ENTROPY 0x02
+#define BP_RESTORE_HOSTNAME 0x04
+#define BP_RESTORE_MACHINE_ID 0x08
+#define BP_RESTORE_NETWORK 0x10 /* MAC, address, default route */
+#define BP_RESTORE_DNS 0x20
+#define BP_RESTORE_SSH_HOST_KEY 0x40
+#define BP_RESTORE_ALL 0x7f
+#define BP_RESTORE_HEADER 20 /* u32 id, u32 flags, i64 time_ns, u16 entropy_len, u16 0 */
+#define BP_RESTORE_MAX_ENTROPY 1024
+#define BP_REC_R_HOSTNAME 'H'
+#define BP_REC_R_IFACE 'I'
+#define BP_REC_R_MAC 'M'
+#define BP_REC_R_ADDRESS 'A'
+#define BP_REC_R_GATEWAY 'G'
+#define BP_REC_R_DNS 'D'
+#define BP_REC_R_MACHINE_ID 'N'
+#define BP_REC_R_SSH_PRIVATE 'S'
+#define BP_REC_R_SSH_PUBLIC 'P'
+#define BP_REC_R_FAILURE 'F' /* RESTORE_DONE */
+/* SAVE_READY flags */
+#define BP_SAVE_SSHD 0x01    /* sshd was up (its host key made) */
+#define BP_SAVE_TIMEOUT 0x02 /* gave up waiting for first-boot work */
 
 /* PORTS_WATCH interval bounds (ms); 0 stops the watch. */
 #define BP_PORTS_WATCH_MIN_MS 100

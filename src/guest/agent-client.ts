@@ -19,15 +19,21 @@ import {
   decodeError,
   decodeHelloAck,
   decodePorts,
+  decodeRestoreDone,
+  decodeSaveReady,
   decodeShutdown,
   encodeForwardOpen,
   encodeFrame,
   encodeHello,
+  encodePrepareSave,
+  encodeRestore,
   encodeShutdown,
   frameTypeName,
   syncPreamble,
   type AgentFrame,
   type ListeningPort,
+  type RestoreDonePayload,
+  type RestorePayload,
   type ShutdownKind,
 } from '../protocol/index.js';
 import { ChannelSession, type ExecSession, type SessionLink } from './exec-session.js';
@@ -70,6 +76,11 @@ export interface OpenTcpOptions {
   signal?: AbortSignal | undefined;
 }
 
+interface PendingReply<T> {
+  resolve: (value: T) => void;
+  reject: (err: BangerError) => void;
+}
+
 interface PendingPing {
   resolve: (rttMs: number) => void;
   reject: (err: BangerError) => void;
@@ -89,6 +100,9 @@ export class AgentClient {
   private readonly portReports: PortReports;
   private readonly pings = new Map<string, PendingPing>();
   private readonly shutdowns: (() => void)[] = [];
+  private readonly restores = new Map<number, PendingReply<RestoreDonePayload>>();
+  private readonly saveReadies = new Map<number, PendingReply<number>>();
+  private nextRequestId = 1;
   private drainWaiters: (() => void)[] = [];
   private nextChannel = 1;
   private reason: BangerError | undefined;
@@ -414,9 +428,85 @@ export class AgentClient {
     });
   }
 
+  /**
+   * Gives a guest restored from a saved state its own identity (capability `restore`).
+   * Resolves with what the agent applied and the failures it reported; rejects only when the
+   * request could not be answered ('timeout', 'unavailable', 'precondition_failed').
+   */
+  restore(
+    request: Omit<RestorePayload, 'requestId'>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<RestoreDonePayload> {
+    const requestId = this.takeRequestId();
+    return this.request(this.restores, requestId, 'RESTORE', options.timeoutMs ?? 10_000, () =>
+      this.send({
+        type: FrameType.restore,
+        channel: 0,
+        payload: encodeRestore({ ...request, requestId }),
+      }),
+    );
+  }
+
+  /**
+   * Asks the agent to finish first-boot work (sshd's host key) and sync, before the guest is
+   * saved (capability `restore`). Resolves with the SAVE_READY flags.
+   */
+  prepareSave(options: { timeoutMs?: number } = {}): Promise<number> {
+    const requestId = this.takeRequestId();
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    return this.request(this.saveReadies, requestId, 'PREPARE_SAVE', timeoutMs + 5000, () =>
+      this.send({
+        type: FrameType.prepareSave,
+        channel: 0,
+        payload: encodePrepareSave({ requestId, timeoutMs }),
+      }),
+    );
+  }
+
   /** Closes the connection. Processes keep running in the guest until the next HELLO. */
   close(): void {
     this.terminate(new BangerError('unavailable', 'the guest agent connection was closed'));
+  }
+
+  private takeRequestId(): number {
+    const id = this.nextRequestId;
+    this.nextRequestId = id >= 0xffffffff ? 1 : id + 1;
+    return id;
+  }
+
+  private request<T>(
+    table: Map<number, PendingReply<T>>,
+    requestId: number,
+    what: string,
+    timeoutMs: number,
+    send: () => void,
+  ): Promise<T> {
+    this.requireCapability('restore', what);
+    if (this.reason) return Promise.reject(this.reason);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        table.delete(requestId);
+        reject(
+          new BangerError(
+            'timeout',
+            `the guest agent did not answer ${what} within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      table.set(requestId, {
+        resolve: (value) => {
+          clearTimeout(timer);
+          table.delete(requestId);
+          resolve(value);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          table.delete(requestId);
+          reject(err);
+        },
+      });
+      send();
+    });
   }
 
   private attach(): void {
@@ -517,6 +607,19 @@ export class AgentClient {
       case FrameType.ports:
         this.portReports.onPorts(decodePorts(frame.payload));
         return;
+      case FrameType.restoreDone: {
+        const done = decodeRestoreDone(frame.payload);
+        this.restores.get(done.requestId)?.resolve({
+          ...done,
+          failures: done.failures.map((f) => sanitizeGuestText(f, 300)),
+        });
+        return;
+      }
+      case FrameType.saveReady: {
+        const ready = decodeSaveReady(frame.payload);
+        this.saveReadies.get(ready.requestId)?.resolve(ready.flags);
+        return;
+      }
       default:
         this.logger.debug('control frame ignored', { type: frameTypeName(frame.type) });
     }
@@ -568,6 +671,8 @@ export class AgentClient {
     this.portReports.fail(reason);
     for (const ping of this.pings.values()) ping.reject(reason);
     this.pings.clear();
+    for (const pending of [...this.restores.values(), ...this.saveReadies.values()])
+      pending.reject(reason);
     this.wakeDrainWaiters();
     this.stream.destroy();
     this.resolveClosed();

@@ -19,7 +19,12 @@
  * connection ends, every running session's `exit` rejects with 'unavailable'.
  *
  * SSH: ensureInstallKey() (the install's ed25519 key, made once with ssh-keygen), KnownHosts
- * (banger's own known_hosts, trust on first use), parseSshPublicKey/sshFingerprint.
+ * (banger's own known_hosts, trust on first use), parseSshPublicKey/sshFingerprint,
+ * generateSshHostKey() (a restored guest's own host key, made and pinned by the host).
+ *
+ * Restore (capability `restore`): agent.restore({ timeNs, entropy, hostname, machineId,
+ * network, dns, sshHostKey }) gives a guest restored from a saved state its own identity;
+ * agent.prepareSave() lets first-boot work finish and syncs before a guest is saved.
  *
  * Owns: the handshake, channel ids, credit-based flow control, validation of every frame from
  * the guest (untrusted), banger's SSH key and known_hosts. Must never: trust a guest byte
@@ -37,3 +42,4 @@ export type { ExecRequest, ExecTty } from './exec-request.js';
 export { ensureInstallKey, type InstallKey } from './ssh-install-key.js';
 export { KnownHosts, type HostKeyCheck } from './known-hosts.js';
 export { parseSshPublicKey, sameKey, sshFingerprint, type SshPublicKey } from './ssh-public-key.js';
+export { generateSshHostKey, type SshHostKey } from './ssh-host-key.js';

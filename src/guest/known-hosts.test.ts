@@ -80,4 +80,18 @@ describe('KnownHosts', () => {
       code: 'bad_request',
     });
   });
+
+  it('pin replaces whatever was pinned for the alias and leaves other entries alone', async () => {
+    const hosts = new KnownHosts(file);
+    await hosts.check({ alias: 'a.vm', vmName: 'a', key: A });
+    await hosts.check({ alias: 'b.vm', vmName: 'b', key: A });
+    await hosts.pin({ alias: 'a.vm', key: B });
+    expect(readFileSync(file, 'utf8')).toBe(
+      `b.vm ssh-ed25519 ${A.blob}\na.vm ssh-ed25519 ${B.blob}\n`,
+    );
+    expect((await hosts.check({ alias: 'a.vm', vmName: 'a', key: B })).status).toBe('known');
+    await expect(hosts.check({ alias: 'a.vm', vmName: 'a', key: A })).rejects.toMatchObject({
+      code: 'conflict',
+    });
+  });
 });

@@ -52,6 +52,22 @@ export class KnownHosts {
     });
   }
 
+  /**
+   * Pins `key` for `alias` whatever was pinned before: for a key banger itself made and gave
+   * the guest (a VM restored from a saved state gets a fresh host key), not for one read
+   * from a guest.
+   */
+  pin(options: { alias: string; key: SshPublicKey }): Promise<void> {
+    return this.serial(async () => {
+      checkAlias(options.alias);
+      const lines = (await this.readLines()).filter(
+        (line) => parseLine(line)?.alias !== options.alias,
+      );
+      lines.push(`${options.alias} ${options.key.type} ${options.key.blob}`);
+      await this.writeLines(lines);
+    });
+  }
+
   /** Removes every entry for `alias`; true when there was one. */
   remove(alias: string): Promise<boolean> {
     return this.serial(async () => {

@@ -7,3 +7,4 @@ export * from './agent-wire.js';
 export * from './agent-payloads.js';
 export * from './agent-linux.js';
 export * from './agent-ports.js';
+export * from './agent-restore.js';

@@ -45,6 +45,11 @@ export const FrameType = {
   forwardOpened: 0x51,
   forwardFailed: 0x52,
   forwardClosed: 0x53,
+  // capability 'restore': the identity of a guest restored from a saved state
+  restore: 0x60,
+  restoreDone: 0x61,
+  prepareSave: 0x62,
+  saveReady: 0x63,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 export type FrameTypeCode = (typeof FrameType)[FrameTypeName];

@@ -44,10 +44,11 @@ export interface AgentProcess {
  * Starts the agent connected to a fresh unix socket. `netns: true` runs it in a network
  * namespace of its own (`unshare --net`, root only) so its sockets and /proc/net/tcp are
  * those of a "guest", not this machine's; its loopback starts down (bring it up with an exec).
+ * `uts: true` gives it a hostname of its own too.
  */
 export async function startAgent(
   extraArgs: string[] = [],
-  options: { netns?: boolean } = {},
+  options: { netns?: boolean; uts?: boolean } = {},
 ): Promise<AgentProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bga-'));
   const sock = path.join(dir, 'agent.sock');
@@ -58,11 +59,14 @@ export async function startAgent(
   });
   const connection = new Promise<Socket>((resolve) => server.once('connection', resolve));
   const argv = ['--connect-unix', sock, ...extraArgs];
-  const child = options.netns
-    ? spawnChild('unshare', ['--net', '--', AGENT_BIN, ...argv], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      })
-    : spawnChild(AGENT_BIN, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // `uts`: a hostname of its own as well (RESTORE sets it), root only.
+  const unshare = [...(options.netns ? ['--net'] : []), ...(options.uts ? ['--uts'] : [])];
+  const child =
+    unshare.length > 0
+      ? spawnChild('unshare', [...unshare, '--', AGENT_BIN, ...argv], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : spawnChild(AGENT_BIN, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) =>
