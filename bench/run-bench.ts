@@ -69,6 +69,7 @@ export async function runBench(
     });
     const ctx: BenchContext = {
       home,
+      children,
       raw: new RawQemu({
         children,
         qemuBinary: DEFAULT_QEMU_BINARY,

@@ -90,6 +90,64 @@ export class ChildSet {
     });
   }
 
+  /**
+   * Runs `first | second` without a shell: first's stdout feeds second's stdin. Timed from
+   * just before the first spawn until both have exited; the result is second's, and a failure
+   * of first is reported as an error.
+   */
+  async pipe(
+    first: { file: string; argv: readonly string[] },
+    second: { file: string; argv: readonly string[] },
+    options: ChildRunOptions = {},
+  ): Promise<ChildResult> {
+    if (options.signal?.aborted) throw new BangerError('canceled', 'bench interrupted');
+    const elapsed = stopwatch();
+    const env = options.env ? { env: options.env } : {};
+    const producer = spawnChild(first.file, first.argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...env,
+    });
+    const consumer = spawnChild(second.file, second.argv, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...env,
+    });
+    this.track(producer);
+    this.track(consumer);
+    if (producer.stdout && consumer.stdin) producer.stdout.pipe(consumer.stdin);
+    consumer.stdin?.on('error', () => undefined);
+    let stdout = '';
+    let stderr = '';
+    consumer.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+    consumer.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-65536)));
+    let producerErr = '';
+    producer.stderr?.on(
+      'data',
+      (c: Buffer) => (producerErr = (producerErr + c.toString()).slice(-4096)),
+    );
+    const kill = (): void => {
+      producer.kill('SIGKILL');
+      consumer.kill('SIGKILL');
+    };
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(kill, options.timeoutMs);
+    options.signal?.addEventListener('abort', kill, { once: true });
+    const closed = (child: ChildProcess) =>
+      new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('close', (code, signal) => resolve({ code, signal })),
+      );
+    const [a, b] = await Promise.all([closed(producer), closed(consumer)]);
+    const seconds = elapsed();
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', kill);
+    if (options.signal?.aborted) throw new BangerError('canceled', 'bench interrupted');
+    if (a.code !== 0) {
+      throw new BangerError(
+        'operation_failed',
+        `${first.file} exited ${String(a.code ?? a.signal)}: ${producerErr.trim()}`,
+      );
+    }
+    return { code: b.code, signal: b.signal, stdout, stderr, seconds };
+  }
+
   /** SIGKILLs every child still running. */
   killAll(): number {
     let killed = 0;

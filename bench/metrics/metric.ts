@@ -5,6 +5,7 @@
  */
 import type { RawQemu, VmSize } from '../baseline/raw-qemu.js';
 import type { BenchHome } from '../harness/bench-home.js';
+import type { ChildSet } from '../harness/children.js';
 import type { MetricRow } from '../harness/report.js';
 
 export interface BenchContext {
@@ -12,6 +13,8 @@ export interface BenchContext {
   home: BenchHome;
   /** The baseline VM, started by hand. */
   raw: RawQemu;
+  /** Every process the bench starts (for metrics that run their own baseline commands). */
+  children: ChildSet;
   /** The VM size both sides use. */
   vm: VmSize;
   runs: number;
