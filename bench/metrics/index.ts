@@ -10,6 +10,7 @@ import { idleMemory } from './idle-memory.js';
 import type { Metric } from './metric.js';
 import { parallel4 } from './parallel-4.js';
 import { runTrue } from './run-true.js';
+import { shipRepo } from './ship-repo.js';
 
 export const METRICS: readonly Metric[] = [
   runTrue,
@@ -17,6 +18,7 @@ export const METRICS: readonly Metric[] = [
   execTrue,
   parallel4,
   idleMemory,
+  shipRepo,
   fcKernelBoot,
 ];
 
