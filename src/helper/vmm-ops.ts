@@ -63,6 +63,8 @@ const SPEC_KEYS = [
   'consoleLogPath',
   'vmmLogPath',
   'netns',
+  'memoryFile',
+  'incoming',
 ];
 
 /** Every check of a launch request that does not need the host; throws bad_request. */
@@ -100,6 +102,11 @@ export function parseLaunchVmm(
   checkOwnerPath(spec.runDir, 'launchVmm.spec.runDir', tree);
   checkOwnerPath(spec.consoleLogPath, 'launchVmm.spec.consoleLogPath', tree);
   checkOwnerPath(spec.vmmLogPath, 'launchVmm.spec.vmmLogPath', tree);
+  if (spec.memoryFile !== undefined) {
+    const memory = asObject(spec.memoryFile, 'launchVmm.spec.memoryFile');
+    onlyKeys(memory, ['path', 'shared'], 'launchVmm.spec.memoryFile');
+    checkOwnerPath(memory.path, 'launchVmm.spec.memoryFile.path', tree);
+  }
   if (spec.netns !== undefined && spec.netns !== options.netns)
     throw fail(
       'launchVmm.spec.netns',

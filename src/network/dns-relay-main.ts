@@ -19,6 +19,9 @@ const QUERY_TIMEOUT_MS = 3000;
 const MAX_INFLIGHT = 256;
 const MAX_TCP_CLIENTS = 64;
 
+// Nothing is written, but every banger process starts private.
+process.umask(0o077);
+
 function arg(name: string): string {
   const i = process.argv.indexOf(name);
   const value = i >= 0 ? process.argv[i + 1] : undefined;

@@ -266,6 +266,10 @@ describe.skipIf(!ready)('system install: bangerd as the owner, bangerd-root as r
     const vmm = await status(vm.pid);
     expect(vmm.Uid?.split(/\s+/)[0]).toBe(String(sys.owner.uid));
     expect(vmm.CapEff).toBe('0000000000000000');
+    // The guests' DNS relay bound port 53 as root, then dropped to the owner.
+    const ps = (await run('ps', ['-eo', 'uid=,args='])).stdout.toString().split('\n');
+    const relay = ps.find((line) => line.includes('dns-relay-main.js') && line.includes(sys.root));
+    expect(relay?.trim().split(/\s+/)[0]).toBe(String(sys.owner.uid));
     const qmp = await fs.stat(
       path.join(sys.root, 'run/banger/vms', (await vmId(sys)) ?? '', 'qmp.sock'),
     );
