@@ -26,6 +26,7 @@ packages=(
   openssh-client openssh-server socat dnsutils iproute2 nftables
   passt iptables                      # NAT out of the isolated namespace (pasta); tests: a DROP FORWARD policy
   docker-registry skopeo apache2-utils openssl   # OCI pull tests: a real registry, pushes, htpasswd, token certs
+  systemd                             # system install tests: systemd-analyze verify of the units
 )
 missing=()
 for p in "${packages[@]}"; do
