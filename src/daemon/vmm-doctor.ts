@@ -21,7 +21,10 @@ export async function vmmDoctorChecks(deps: {
       ? await kvmFact(deps.kernels, deps.layout)
       : { accel: undefined, reason: 'not probed' };
   const decision = decideVmm(setting, probe, kvm);
-  const cow = await chooseCowStrategy({ dir: deps.layout.vmsDir }).catch(() => undefined);
+  const cow =
+    probe.binary === undefined
+      ? undefined
+      : await chooseCowStrategy({ dir: deps.layout.vmsDir }).catch(() => undefined);
   const rows: CheckResult[] = [
     decision.use === 'refuse'
       ? { name: 'vmm', status: 'fail', detail: decision.reason, hint: decision.hint }

@@ -100,20 +100,26 @@ export function firecrackerHostInfo(
   };
 }
 
-/** Rows for `banger doctor`: binary and version, jailer, /dev/kvm, disk copy strategy. */
+/**
+ * Rows for `banger doctor`: the binary and version; where it is installed, also the jailer,
+ * /dev/kvm as Firecracker needs it, and how its disks would be copied.
+ */
 export function firecrackerDoctorChecks(
   probe: FirecrackerHostProbe,
   extra: { cow?: CowChoice; kvmVerdict?: { accel: string; reason: string } } = {},
 ): CheckResult[] {
-  const rows: CheckResult[] = [];
   if (probe.binary === undefined) {
-    rows.push({
-      name: 'firecracker',
-      status: 'warn',
-      detail: 'not installed: VMs use QEMU',
-      hint: 'install firecracker >= 1.5 (and jailer) on a host with KVM for the fastest boots',
-    });
-  } else if (probe.version === undefined) {
+    return [
+      {
+        name: 'firecracker',
+        status: 'warn',
+        detail: 'not installed: VMs use QEMU',
+        hint: 'install firecracker >= 1.5 (and jailer) on a host with KVM for the fastest boots',
+      },
+    ];
+  }
+  const rows: CheckResult[] = [];
+  if (probe.version === undefined) {
     rows.push({
       name: 'firecracker',
       status: 'fail',
@@ -140,23 +146,19 @@ export function firecrackerDoctorChecks(
           detail: `${probe.jailer} (cgroup v${String(probe.cgroupVersion)})`,
         },
   );
-  rows.push(
-    probe.kvmDevice
-      ? {
-          name: 'kvm device',
-          status:
-            extra.kvmVerdict === undefined || extra.kvmVerdict.accel === 'kvm' ? 'pass' : 'warn',
-          detail:
-            extra.kvmVerdict === undefined
-              ? '/dev/kvm opens (not yet proven by a probe boot)'
-              : `verdict ${extra.kvmVerdict.accel}: ${extra.kvmVerdict.reason}`,
-        }
-      : {
-          name: 'kvm device',
-          status: 'warn',
-          detail: '/dev/kvm is missing or not accessible: firecracker cannot run',
-        },
-  );
+  if (!probe.kvmDevice) {
+    rows.push({
+      name: 'firecracker kvm',
+      status: 'warn',
+      detail: '/dev/kvm is missing or not accessible: firecracker cannot run',
+    });
+  } else if (extra.kvmVerdict !== undefined) {
+    rows.push({
+      name: 'firecracker kvm',
+      status: extra.kvmVerdict.accel === 'kvm' ? 'pass' : 'warn',
+      detail: `probe verdict ${extra.kvmVerdict.accel}: ${extra.kvmVerdict.reason}`,
+    });
+  }
   if (extra.cow !== undefined) {
     rows.push({
       name: 'firecracker disks',
