@@ -1,6 +1,7 @@
 /**
  * `banger doctor` rows for networking: the mode and its plumbing (namespace, bridge, pasta for
- * NAT), the `.vm` DNS listener, and whether the host resolver sends `.vm` queries there, with
+ * NAT), in bridged mode whether the host's firewall drops the bridge's traffic, the `.vm` DNS
+ * listener, and whether the host resolver sends `.vm` queries there, with
  * the wiring for systemd-resolved, dnsmasq or a plain resolv.conf.
  */
 import { promises as fs } from 'node:fs';
@@ -9,6 +10,9 @@ import type { BangerConfig } from '../config/index.js';
 import {
   checkGuestSubnet,
   checkSubnetAgainstRoutes,
+  forwardPolicyCheck,
+  NAT_TABLE,
+  readForwardFirewall,
   readHostRoutes,
   requireCidr,
 } from '../network/index.js';
@@ -87,6 +91,8 @@ export async function networkDoctor(deps: {
       : 'down (no VM running: nothing of banger is in the kernel)',
   });
 
+  if (net.mode === 'bridged') rows.push(await bridgeFirewall(net.bridge));
+
   rows.push(
     deps.dns.listening
       ? {
@@ -103,6 +109,31 @@ export async function networkDoctor(deps: {
   );
   rows.push(await resolverRouting(net.dnsListen));
   return rows;
+}
+
+/**
+ * Bridged mode: whether the host's firewall drops what banger's bridge forwards (Docker's
+ * FORWARD policy DROP, with br_netfilter also between guests). Reading the ruleset needs
+ * CAP_NET_ADMIN: a daemon without it says what to look for instead.
+ */
+async function bridgeFirewall(bridge: string): Promise<CheckResult> {
+  const brNetfilter =
+    (
+      await fs.readFile('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').catch(() => '0')
+    ).trim() === '1';
+  let ruleset: unknown;
+  try {
+    ruleset = JSON.parse((await run('nft', ['-j', 'list', 'ruleset'])).stdout.toString() || '{}');
+  } catch (err) {
+    return {
+      name: 'bridge firewall',
+      status: 'warn',
+      detail: `could not read the host firewall (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+      hint: `run banger doctor where nft works (as root); if the host's FORWARD policy is DROP (Docker), allow ${bridge}: iptables -I DOCKER-USER -i ${bridge} -j ACCEPT (docs/networking.md)`,
+    };
+  }
+  const firewall = readForwardFirewall(ruleset, { bridge, ownTable: NAT_TABLE });
+  return forwardPolicyCheck({ ...firewall, bridge, brNetfilter });
 }
 
 /** Whether the host's resolver sends `.vm` to banger, and how to make it if not. */

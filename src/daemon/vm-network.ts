@@ -27,6 +27,7 @@ import {
   nextFreeAddress,
   parseIpv4,
   readHostRoutes,
+  readUpstreamNameservers,
   requireCidr,
   tapName,
   DEFAULT_BRIDGE,
@@ -86,6 +87,8 @@ export interface VmNetworkDeps {
       })
     | undefined;
   readRoutes?: (() => Promise<HostRoute[]>) | undefined;
+  /** The host's upstream DNS servers (bridged NAT guests ask them). */
+  readNameservers?: (() => Promise<string[]>) | undefined;
 }
 
 export class VmNetwork implements VmLifecycleHooks {
@@ -213,8 +216,14 @@ export class VmNetwork implements VmLifecycleHooks {
       const tap = tapName(vm.id);
       await this.deps.ops.createTap({ netns: settings.netns, bridge: settings.bridge, tap });
       this.active.set(vm.id, vm);
+      // .vm names from the gateway; other names (REFUSED there) from the next server, which
+      // a guest with NAT can reach: pasta's relay to the host resolver (isolated), or the
+      // host's own upstream servers (bridged). Fixed at boot: `vm set --nat` on a running VM
+      // routes it at once, the extra server comes with its next boot.
       const dns = [settings.gateway];
       if (lease.nat && settings.mode === 'isolated') dns.push(UPLINK.dnsForward);
+      if (lease.nat && settings.mode === 'bridged')
+        dns.push(...(await (this.deps.readNameservers ?? readUpstreamNameservers)()).slice(0, 2));
       const nics: NicSpec[] = [{ tap, mac: lease.mac }];
       return {
         nics,
@@ -396,9 +405,7 @@ export class VmNetwork implements VmLifecycleHooks {
     for (const handle of [state.relay, state.uplink]) {
       if (handle) await this.deps.ops.stopNetProcess(handle);
     }
-    if (state.netns === undefined) {
-      await this.deps.ops.syncNat({ bridge: state.bridge, sources: [] });
-    }
+    // Isolated: the namespace goes with everything in it; bridged: the bridge and banger's table.
     await this.deps.ops.removeNetwork({ netns: state.netns, bridge: state.bridge });
     this.state = undefined;
     await fs.rm(this.stateFile, { force: true });

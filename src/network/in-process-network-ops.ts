@@ -10,7 +10,7 @@ import { BangerError, run, sleep } from '../base/index.js';
 import type { NetProcessSpec, NetworkOps } from '../protocol/index.js';
 import { parseCidr } from './ipv4.js';
 import { BANGER_IFNAME_PATTERN } from './interface-names.js';
-import { renderNatScript } from './nat-rules.js';
+import { renderNatRemoval, renderNatScript } from './nat-rules.js';
 import {
   checkCreateTap,
   checkDeleteTap,
@@ -110,6 +110,8 @@ export function createInProcessNetworkOps(options: InProcessNetworkOpsOptions): 
         if (netnsExists(netns)) await ignoreMissing(ip, ['netns', 'del', netns]);
         return;
       }
+      // Bridged: banger's nftables table lives as long as its bridge (its drop rule names it).
+      await run(nft, ['-f', '-'], { input: renderNatRemoval() });
       await ignoreMissing(ip, ['link', 'del', bridge]);
     },
 

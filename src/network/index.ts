@@ -12,8 +12,10 @@ export * from './ipv4.js';
 export * from './interface-names.js';
 export * from './addressing.js';
 export * from './nat-rules.js';
+export * from './forward-policy.js';
 export * from './network-op-rules.js';
 export { readHostRoutes } from './route-reader.js';
+export { readUpstreamNameservers, upstreamNameservers } from './upstream-nameservers.js';
 export {
   createInProcessNetworkOps,
   type InProcessNetworkOpsOptions,

@@ -18,14 +18,20 @@ export interface NatRuleInput {
   sources: { vmId: string; address: string }[];
 }
 
+/** Removes banger's table (and nothing else); fine when it is missing. */
+export function renderNatRemoval(): string {
+  return `table ip ${NAT_TABLE}\ndelete table ip ${NAT_TABLE}\n`;
+}
+
 /**
- * The nft script. Bridged with no NAT VM: only deletes the table (nothing left on the host).
- * Isolated: the table stays with its drop rule (inside banger's own namespace), so a guest
- * without NAT can never use an uplink that another VM's NAT brought up.
+ * The nft script. The table always keeps its drop rule while the network is up, even with no
+ * NAT VM: a guest without NAT is never routed off the bridge, neither through an uplink that
+ * another VM's NAT brought up (isolated) nor by a host that forwards (bridged: ip_forward may
+ * be on for Docker or for an earlier NAT VM). The table goes with the network
+ * (`renderNatRemoval`, at removeNetwork).
  */
 export function renderNatScript(input: NatRuleInput): string {
-  const lines = [`table ip ${NAT_TABLE}`, `delete table ip ${NAT_TABLE}`];
-  if (input.sources.length === 0 && input.uplink === undefined) return `${lines.join('\n')}\n`;
+  const lines = renderNatRemoval().trimEnd().split('\n');
   const br = JSON.stringify(input.bridge);
   const out =
     input.uplink === undefined ? `oifname != ${br}` : `oifname ${JSON.stringify(input.uplink)}`;

@@ -8,8 +8,9 @@ import {
 } from './addressing.js';
 import { dnsLabelProblem, macFor, netnsNameFor, tapName, checkIfname } from './interface-names.js';
 import { formatIpv4, parseCidr, parseIpv4, requireCidr } from './ipv4.js';
-import { renderNatScript } from './nat-rules.js';
+import { renderNatRemoval, renderNatScript } from './nat-rules.js';
 import { checkCreateTap, checkNetProcessSpec, checkSyncNat } from './network-op-rules.js';
+import { upstreamNameservers } from './upstream-nameservers.js';
 
 describe('ipv4', () => {
   it('parses strictly', () => {
@@ -159,14 +160,25 @@ describe('renderNatScript', () => {
     expect(script).toContain('priority filter - 10');
   });
 
-  it('only deletes the table when no VM has NAT, and masquerades out of anything but the bridge when bridged', () => {
-    expect(renderNatScript({ bridge: 'bgbr0', sources: [] })).toBe(
-      'table ip banger\ndelete table ip banger\n',
-    );
+  it('keeps the no-NAT drop rule with no NAT VM, and masquerades out of anything but the bridge when bridged', () => {
+    const none = renderNatScript({ bridge: 'bgbr0', sources: [] });
+    expect(none).toContain('iifname "bgbr0" oifname != "bgbr0" drop');
+    expect(none).not.toContain('masquerade');
+    expect(renderNatRemoval()).toBe('table ip banger\ndelete table ip banger\n');
     const bridged = renderNatScript({
       bridge: 'bgbr0',
       sources: [{ vmId: '0123456789ab', address: '10.213.0.2' }],
     });
     expect(bridged).toContain('oifname != "bgbr0" ip saddr 10.213.0.2 masquerade');
+  });
+});
+
+describe('upstreamNameservers', () => {
+  it('keeps IPv4 servers that are not loopback, in order, once', () => {
+    const text =
+      '# comment\nnameserver 127.0.0.53\nnameserver 10.255.255.53\n  nameserver\t192.0.2.1 \n' +
+      'nameserver 10.255.255.53\nnameserver fe80::1\nsearch example\n;nameserver 9.9.9.9\n';
+    expect(upstreamNameservers(text)).toEqual(['10.255.255.53', '192.0.2.1']);
+    expect(upstreamNameservers('nameserver 127.0.0.53\noptions edns0\n')).toEqual([]);
   });
 });

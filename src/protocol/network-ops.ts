@@ -19,7 +19,7 @@ export interface EnsureBridgeRequest {
 export interface RemoveNetworkRequest {
   /** Isolated: the namespace is deleted with everything in it. */
   netns?: string | undefined;
-  /** Bridged: the bridge is deleted (its taps must be gone first). */
+  /** Bridged: the bridge and banger's nftables table are deleted (taps must be gone first). */
   bridge: string;
 }
 
@@ -46,7 +46,7 @@ export interface SyncNatRequest {
   bridge: string;
   /** Isolated: the uplink interface inside the namespace; bridged: absent. */
   uplink?: string | undefined;
-  /** Every VM that has NAT now; empty removes banger's table altogether. */
+  /** Every VM that has NAT now; empty keeps only the rule that holds guests on the bridge. */
   sources: NatSource[];
 }
 
@@ -88,7 +88,10 @@ export interface NetProcessHandle {
 export interface NetworkOps {
   /** Creates banger's namespace (isolated) and bridge with its address if missing; idempotent. */
   ensureBridge(request: EnsureBridgeRequest): Promise<void>;
-  /** Removes banger's namespace (isolated) or bridge (bridged); missing is fine. */
+  /**
+   * Removes banger's namespace with everything in it (isolated), or its bridge and nftables
+   * table (bridged); missing is fine.
+   */
   removeNetwork(request: RemoveNetworkRequest): Promise<void>;
   /** Creates a VM's tap on the bridge (replacing a stale one of the same name). */
   createTap(request: CreateTapRequest): Promise<void>;
