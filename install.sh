@@ -25,6 +25,7 @@ packages=(
   python3 git ca-certificates
   openssh-client openssh-server socat dnsutils iproute2 nftables
   passt iptables                      # NAT out of the isolated namespace (pasta); tests: a DROP FORWARD policy
+  dnsmasq-base                        # network tests: the documented .vm resolver wiring, a stand-in upstream
   docker-registry skopeo apache2-utils openssl   # OCI pull tests: a real registry, pushes, htpasswd, token certs
   systemd                             # system install tests: systemd-analyze verify of the units
 )

@@ -4,7 +4,8 @@
  * every VM, process and file it made.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, promises as fs } from 'node:fs';
+import { existsSync, mkdtempSync, promises as fs, statSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -30,6 +31,11 @@ export interface RunOptions {
 
 export class BangerHome {
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * The network namespace (a test's, under /run/netns) that every CLI call and the daemon of
+   * this home run in; undefined = the test's own.
+   */
+  netns: string | undefined;
 
   private constructor(readonly root: string) {
     this.env = {
@@ -69,10 +75,18 @@ export class BangerHome {
   /** Runs the real CLI binary. */
   run(args: string[], options: RunOptions = {}): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: { ...this.env, ...options.env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      // Inside a test's namespace, the CLI (and so any daemon it starts) runs there too.
+      const argv = [CLI, ...args];
+      const child = spawn(
+        this.netns === undefined ? process.execPath : 'nsenter',
+        this.netns === undefined
+          ? argv
+          : [`--net=/run/netns/${this.netns}`, process.execPath, ...argv],
+        {
+          env: { ...this.env, ...options.env },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
       const out: Buffer[] = [];
       let err = '';
       child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -116,19 +130,66 @@ export class BangerHome {
 
   /**
    * Starts this home's daemon inside a network namespace the test made (`nsenter --net`), so
-   * its bridge, taps and rules live there; the CLI then finds it through its unix socket.
+   * its bridge, taps and rules live there, and from then on runs every CLI call there too
+   * (a CLI that finds no daemon starts one in its own namespace). Refuses when a daemon
+   * already answers for this home, waits until the new one has written its pid and answers,
+   * and checks that it really runs in `netns`. Returns its pid.
    */
-  async startDaemonIn(netns: string): Promise<void> {
+  async startDaemonIn(netns: string): Promise<number> {
+    this.netns = netns;
+    const socket = path.join(this.runtimeDir, 'bangerd.sock');
+    if (await socketAnswers(socket)) {
+      const holders = await new Promise<string>((resolve) => {
+        const ss = spawn('nsenter', [`--net=/run/netns/${netns}`, 'ss', '-xlpn'], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        let out = '';
+        ss.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        ss.on('close', () =>
+          resolve(
+            out
+              .split('\n')
+              .filter((l) => l.includes(socket))
+              .join('\n'),
+          ),
+        );
+        ss.on('error', () => resolve(''));
+      });
+      const log = await fs
+        .readFile(path.join(this.stateDir, 'bangerd.log'), 'utf8')
+        .catch(() => '');
+      throw new Error(
+        `a daemon already serves ${this.root}: stop it before starting one in ${netns}\n${holders}\n` +
+          log.split('\n').slice(-15).join('\n'),
+      );
+    }
     const child = spawn('nsenter', [`--net=/run/netns/${netns}`, process.execPath, DAEMON], {
       env: this.env,
       stdio: 'ignore',
       detached: true,
     });
     child.unref();
-    const socket = path.join(this.runtimeDir, 'bangerd.sock');
-    for (let i = 0; i < 200 && !existsSync(socket); i++)
+    const pid = child.pid ?? -1;
+    // nsenter execs the daemon in place (no --pid): the child's pid is the daemon's.
+    for (let i = 0; i < 600; i++) {
+      if ((await this.daemonPid()) === pid && (await socketAnswers(socket))) {
+        const inode = (p: string): number | undefined => {
+          try {
+            return statSync(p).ino;
+          } catch {
+            return undefined;
+          }
+        };
+        if (inode(`/proc/${String(pid)}/ns/net`) !== inode(`/run/netns/${netns}`)) {
+          process.kill(pid, 'SIGKILL');
+          throw new Error(`the daemon (pid ${String(pid)}) is not in namespace ${netns}`);
+        }
+        return pid;
+      }
+      if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
-    if (!existsSync(socket)) throw new Error(`the daemon did not start in ${netns}`);
+    }
+    throw new Error(`the daemon did not start in ${netns}; see ${this.stateDir}/bangerd.log`);
   }
 
   async daemonPid(): Promise<number | undefined> {
@@ -184,4 +245,15 @@ export function requirePrerequisite(ok: boolean, what: string): boolean {
   if (!ok && process.env.CI === 'true')
     throw new Error(`missing prerequisite under CI=true: ${what}`);
   return ok;
+}
+
+function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
