@@ -13,6 +13,8 @@ import { registerImagePromote } from './commands/image-promote.js';
 import { registerImagePull } from './commands/image-pull.js';
 import { registerImageRegister } from './commands/image-register.js';
 import { registerImageShow } from './commands/image-show.js';
+import { registerImageTemplates } from './commands/image-templates.js';
+import { registerImageWarm } from './commands/image-warm.js';
 import { registerKernelBuild } from './commands/kernel-build.js';
 import { registerKernelExport } from './commands/kernel-export.js';
 import { registerKernelImport } from './commands/kernel-import.js';
@@ -27,6 +29,10 @@ import { registerVmLifecycle } from './commands/vm-lifecycle.js';
 import { registerVmList } from './commands/vm-list.js';
 import { registerVmLogs } from './commands/vm-logs.js';
 import { registerVmPorts } from './commands/vm-ports.js';
+import { registerVmPause } from './commands/vm-pause.js';
+import { registerVmSnapshot } from './commands/vm-snapshot.js';
+import { registerSnapshotDelete } from './commands/snapshot-delete.js';
+import { registerSnapshotList } from './commands/snapshot-list.js';
 import { registerVmPrune } from './commands/vm-prune.js';
 import { registerVmSet } from './commands/vm-set.js';
 import { registerVmStats } from './commands/vm-stats.js';
@@ -78,6 +84,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerVmSsh(vm, ctx);
   registerVmForward(vm, ctx);
   registerVmPorts(vm, ctx);
+  registerVmPause(vm, ctx);
+  registerVmSnapshot(vm, ctx);
 
   const kernel = program.command('kernel').summary('manage kernels');
   registerKernelPull(kernel, ctx);
@@ -98,6 +106,12 @@ export function buildProgram(ctx: CliContext): Command {
   registerImageExport(image, ctx);
   registerImagePromote(image, ctx);
   registerImageCachePrune(image, ctx);
+  registerImageWarm(image, ctx);
+  registerImageTemplates(image, ctx);
+
+  const snapshot = program.command('snapshot').summary('manage snapshots of running VMs');
+  registerSnapshotList(snapshot, ctx);
+  registerSnapshotDelete(snapshot, ctx);
 
   registerDaemon(program, ctx);
   registerDoctor(program, ctx);

@@ -21,7 +21,15 @@ describe('parseConfig', () => {
       catalog: DEFAULT_CONFIG.catalog,
       oci: DEFAULT_CONFIG.oci,
       fileSync: [],
+      warm: { auto: false },
     });
+  });
+
+  it('reads the warm table and refuses unknown keys or non-booleans in it', () => {
+    expect(parseConfig('[warm]\nauto = true\n').warm).toEqual({ auto: true });
+    expect(() => parseConfig('[warm]\nauto = "yes"\n')).toThrow(/warm.auto must be true or false/);
+    expect(() => parseConfig('[warm]\npool = 2\n')).toThrow(/warm.pool is not a known key/);
+    expect(() => parseConfig('warm = 1\n')).toThrow(/warm must be a table/);
   });
 
   it('reads the catalog and oci tables', () => {

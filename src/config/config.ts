@@ -12,6 +12,12 @@ import {
   type NetworkConfig,
 } from './network-config.js';
 import { FILE_SYNC_CONFIG_KEYS, parseFileSync, type FileSyncEntry } from './file-sync-config.js';
+import {
+  DEFAULT_WARM_CONFIG,
+  parseWarmConfig,
+  WARM_CONFIG_KEYS,
+  type WarmConfig,
+} from './warm-config.js';
 
 export interface VmDefaults {
   vcpu: number;
@@ -52,6 +58,8 @@ export interface BangerConfig {
   oci: OciConfig;
   /** `[[file_sync]]`: host files copied into each VM when it starts. */
   fileSync: FileSyncEntry[];
+  /** `[warm]`: warm starts from saved guests. */
+  warm: WarmConfig;
 }
 
 export const VCPU_RANGE = { min: 1, max: 32 } as const;
@@ -66,6 +74,7 @@ export const DEFAULT_CONFIG: BangerConfig = {
   bootTimeoutSeconds: 60,
   network: DEFAULT_NETWORK_CONFIG,
   fileSync: [],
+  warm: DEFAULT_WARM_CONFIG,
   catalog: { imagesUrl: '', kernelsUrl: '' },
   oci: {
     insecureRegistries: [],
@@ -147,6 +156,7 @@ export const CONFIG_KEYS: readonly { key: string; type: string; default: string;
   },
   ...NETWORK_CONFIG_KEYS,
   ...FILE_SYNC_CONFIG_KEYS,
+  ...WARM_CONFIG_KEYS,
 ];
 
 /** Loads and validates a config file; a missing file means all defaults. */
@@ -255,6 +265,9 @@ export function parseConfig(text: string, file = 'config.toml'): BangerConfig {
         break;
       case 'file_sync':
         config.fileSync = parseFileSync(value, bad);
+        break;
+      case 'warm':
+        config.warm = parseWarmConfig(value, bad);
         break;
       default:
         throw bad(key, 'is not a known key');

@@ -6,5 +6,6 @@ export * from './layout.js';
 export * from './config.js';
 export * from './network-config.js';
 export * from './file-sync-config.js';
+export * from './warm-config.js';
 export * from './version.js';
 export * from './install-paths.js';

@@ -39,6 +39,10 @@ export interface Layout {
   tmpDir: string;
   /** Console logs of VMs that failed to boot, kept for the user after the VM is gone. */
   logsDir: string;
+  /** Warm templates: one directory per saved guest (state, memory, frozen disks, manifest). */
+  warmDir: string;
+  /** `vm snapshot`s: one directory per snapshot name, laid out like a warm template. */
+  snapshotsDir: string;
   /** Compiled guest programs (banger-init, banger-agent) injected into images. */
   guestBinDir: string;
   /** Cached host probe verdicts (KVM usable or not). */
@@ -139,6 +143,8 @@ export function resolveLayout(inputs: LayoutInputs = {}): Layout {
     vmRunDir: path.join(runtimeDir, 'vms'),
     tmpDir: path.join(stateDir, 'tmp'),
     logsDir: path.join(stateDir, 'logs'),
+    warmDir: path.join(stateDir, 'warm'),
+    snapshotsDir: path.join(stateDir, 'snapshots'),
     guestBinDir: env.BANGER_GUEST_DIR ?? path.join(packageRoot(), 'build', 'guest'),
     probeCacheFile: path.join(cacheDir, 'host-probe.json'),
     ociCacheDir: path.join(cacheDir, 'oci'),

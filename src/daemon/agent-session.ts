@@ -15,5 +15,9 @@ export function toAgentSession(client: AgentClient): AgentSession {
     watchPorts: (listener) => client.watchPorts(listener),
     close: () => client.close(),
     closed: client.closed,
+    agentVersion: client.hello.agentVersion,
+    capabilities: client.hello.capabilities,
+    restore: (request, options) => client.restore(request, options),
+    prepareSave: (options) => client.prepareSave(options),
   };
 }

@@ -11,6 +11,7 @@ import { RpcServer, type RpcCall } from '../ipc/index.js';
 import { parseNoParams } from '../protocol/index.js';
 import { KernelStore } from '../kernels/index.js';
 import { openDatabase, VmRecords, WorkspaceRecords } from '../store/index.js';
+import { qemuVersion } from '../vmm/index.js';
 import { createAccelChooser } from './accel-chooser.js';
 import { toAgentSession } from './agent-session.js';
 import { imageHandlers, kernelHandlers } from './artifact-handlers.js';
@@ -27,6 +28,8 @@ import { SshAccess } from './ssh-access.js';
 import { vmAccessHandlers, vmAccessHooks } from './vm-access.js';
 import { vmHandlers, type Handler } from './vm-handlers.js';
 import { VmService } from './vm-service.js';
+import { warmHandlers } from './warm-handlers.js';
+import { WarmService, type TemplateBooter } from './warm-service.js';
 import { chooseVmmBackend } from './vmm-choice.js';
 import { fileSyncHooks } from './file-sync.js';
 import { workspaceHandlers } from './workspace-handlers.js';
@@ -125,10 +128,47 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     config: currentConfig,
     logger: logger.child({ module: 'file-sync' }),
   });
-  const vms = new VmService({
+  const chooseAccel = createAccelChooser(layout.probeCacheFile, logger);
+  let vmmVersion: Promise<string | undefined> | undefined;
+  // Warm templates and snapshots; `vms` boots the templates (its TemplateBooter).
+  const warm: WarmService = new WarmService({
     layout,
     config: currentConfig,
-    chooseAccel: createAccelChooser(layout.probeCacheFile, logger),
+    backend,
+    chooseAccel,
+    logger: logger.child({ module: 'warm' }),
+    vmmVersion: () =>
+      (vmmVersion ??=
+        backend.kind === 'qemu'
+          ? qemuVersion().catch(() => undefined)
+          : Promise.resolve(undefined)),
+    artifacts: {
+      async image(name) {
+        const image = await images.get(name);
+        return {
+          name: image.name,
+          sha256: image.manifest.sha256,
+          rootfs: image.rootfsPath,
+          kernel: image.manifest.kernel,
+        };
+      },
+      async kernel(name) {
+        const paths = await kernels.paths(name);
+        const bootFiles = { name: paths.name, vmlinux: paths.vmlinux, initrd: paths.initrd };
+        return {
+          name: paths.name,
+          files: paths.initrd === undefined ? [paths.vmlinux] : [paths.vmlinux, paths.initrd],
+          bootFiles,
+        };
+      },
+    },
+    booter: (): TemplateBooter => vms,
+  });
+  const vms: VmService = new VmService({
+    layout,
+    config: currentConfig,
+    warm,
+    chooseAccel,
     records,
     kernels: kernelSource,
     images: imageSource,
@@ -158,6 +198,12 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     ...kernelHandlers({ kernels, images, records, catalog }),
     ...imageHandlers({ kernels, images, records, catalog }),
     ...imagePullHandlers({ kernels, images, records, ...catalog }),
+    ...warmHandlers({
+      vms,
+      warm,
+      config: currentConfig,
+      imageDelete: imageHandlers({ kernels, images, records, catalog })['image.delete'],
+    }),
     ...daemonHandlers({ layout, requestStop: () => stopping?.() }),
     doctor: async (call) => {
       parseNoParams(call.params);
@@ -180,6 +226,9 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
       await images
         .sweepScratch()
         .catch((err: unknown) => logger.warn('scratch sweep failed', { error: String(err) }));
+      await warm
+        .sweep()
+        .catch((err: unknown) => logger.warn('warm sweep failed', { error: String(err) }));
       await networking.start();
       await vms.reconcile();
       await networking.afterReconcile();

@@ -9,6 +9,8 @@ import type {
   ExitStatusInfo,
   ListeningPort,
   NicSpec,
+  RestoreDonePayload,
+  RestorePayload,
   TtySpec,
   VmNetworkInfo,
 } from '../protocol/index.js';
@@ -88,6 +90,19 @@ export interface AgentSession {
   close(): void;
   /** Resolves when the channel to the guest is gone. */
   readonly closed: Promise<void>;
+  /** What the agent announced in its handshake (absent in older fakes). */
+  readonly agentVersion?: string;
+  readonly capabilities?: readonly string[];
+  /**
+   * Capability `restore`: gives a guest restored from a saved state its own identity
+   * (docs/agent-protocol.md, "Restore"); resolves with what was applied and what failed.
+   */
+  restore?(
+    request: Omit<RestorePayload, 'requestId'>,
+    options?: { timeoutMs?: number },
+  ): Promise<RestoreDonePayload>;
+  /** Capability `restore`: first-boot work done and filesystems synced, before a save. */
+  prepareSave?(options?: { timeoutMs?: number }): Promise<number>;
 }
 
 export interface AgentConnector {
@@ -114,6 +129,14 @@ export interface BootContext {
 export interface VmLifecycleHooks {
   /** Extra kernel arguments for this boot (banger-init reads `banger.*` ones). */
   kernelArgs?(vm: VmRecord): Promise<string[]> | string[];
+  /**
+   * A VM restored from a saved state got its own identity, before `started`: the SSH host
+   * key banger made for it and the guest now uses (when the image has OpenSSH).
+   */
+  restored?(
+    vm: VmRecord,
+    identity: { sshHostKey?: { type: string; blob: string } | undefined },
+  ): Promise<void> | void;
   /** The guest answered: after a boot, and when a restarted daemon adopts a running VM. */
   started?(vm: VmRecord, agent: AgentSession): Promise<void> | void;
   /**

@@ -61,6 +61,12 @@ export class SshAccess {
           return [];
         }
       },
+      // banger made this key and gave it to the restored guest: pin it, whatever came before.
+      restored: async (vm, identity) => {
+        if (identity.sshHostKey === undefined) return;
+        await this.knownHosts.pin({ alias: SshAccess.alias(vm), key: identity.sshHostKey });
+        this.deps.logger.info('pinned the SSH host key of a restored VM', { vm: vm.name });
+      },
       deleted: async (vm) => {
         if (await this.knownHosts.remove(SshAccess.alias(vm))) {
           this.deps.logger.info('forgot the SSH host key', { vm: vm.name });

@@ -4,7 +4,7 @@
  */
 import { BangerError, type Logger, type ProgressSink } from '../base/index.js';
 import type { Layout } from '../config/index.js';
-import type { DiskSpec, VmLaunchSpec } from '../protocol/index.js';
+import type { DiskSpec, MemoryFileSpec, VmLaunchSpec } from '../protocol/index.js';
 import type { VmRecord } from '../store/index.js';
 import type { VmmBackend, VmmInstance } from '../vmm/index.js';
 import type {
@@ -15,7 +15,15 @@ import type {
   KernelSource,
 } from './ports.js';
 import { exists } from '../base/index.js';
-import { makeVmDirs, removeRuntimeDir, tailFile, writeHandles, type VmPaths } from './vm-files.js';
+import { launchShape } from './saved-manifest.js';
+import {
+  makeVmDirs,
+  removeRuntimeDir,
+  tailFile,
+  writeHandles,
+  writeLaunchShape,
+  type VmPaths,
+} from './vm-files.js';
 
 export interface LiveVm {
   instance: VmmInstance;
@@ -49,13 +57,22 @@ export function guestKernelArgs(vm: VmRecord, hasWorkDisk: boolean): string[] {
   return args;
 }
 
-export async function bootVm(
+/** A VM's launch spec and how it attaches to the network (the tap is made here). */
+export interface PreparedLaunch {
+  spec: VmLaunchSpec;
+  net: BootNetwork | undefined;
+}
+
+/**
+ * Builds the launch spec for a boot (or a restore, which needs the same devices): kernel,
+ * disks, banger's kernel arguments, the network (this makes the VM's tap), sockets and logs.
+ */
+export async function prepareLaunch(
   vm: VmRecord,
   paths: VmPaths,
   deps: BootDeps,
-  options: { progress: ProgressSink; signal?: AbortSignal | undefined },
-): Promise<LiveVm> {
-  const t0 = performance.now();
+  options: { memoryFile?: MemoryFileSpec | undefined } = {},
+): Promise<PreparedLaunch> {
   const kernel = await deps.kernels.bootFiles(vm.kernel);
   const hasWorkDisk = await exists(paths.workDisk);
   const disks: DiskSpec[] = [
@@ -85,6 +102,23 @@ export async function bootVm(
     consoleLogPath: paths.consoleLog,
     vmmLogPath: paths.vmmLog,
   };
+  if (options.memoryFile !== undefined) spec.memoryFile = options.memoryFile;
+  return { spec, net };
+}
+
+export async function bootVm(
+  vm: VmRecord,
+  paths: VmPaths,
+  deps: BootDeps,
+  options: {
+    progress: ProgressSink;
+    signal?: AbortSignal | undefined;
+    /** Guest RAM in this file (a warm template's boot). */
+    memoryFile?: MemoryFileSpec | undefined;
+  },
+): Promise<LiveVm> {
+  const t0 = performance.now();
+  const { spec } = await prepareLaunch(vm, paths, deps, { memoryFile: options.memoryFile });
 
   await makeVmDirs(paths);
   options.progress({ step: 'boot', message: `booting ${vm.name}` });
@@ -96,6 +130,7 @@ export async function bootVm(
   try {
     const t2 = performance.now();
     await writeHandles(paths, instance.handles);
+    await writeLaunchShape(paths, launchShape(spec));
     options.progress({ step: 'agent', message: `waiting for ${vm.name} to become ready` });
     const agent = await waitForAgent(vm, paths, instance, deps, options.signal);
     // Where a start's time goes, for `npm run bench` investigations (daemon log, info level).
@@ -115,7 +150,7 @@ export async function bootVm(
   }
 }
 
-async function waitForAgent(
+export async function waitForAgent(
   vm: VmRecord,
   paths: VmPaths,
   instance: VmmInstance,

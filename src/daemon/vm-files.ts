@@ -86,6 +86,24 @@ async function rootOwnerScript(dir: string): Promise<string[]> {
   return lines;
 }
 
+const VM_LAUNCH_SHAPE_FILE = 'launch-shape.json';
+
+/**
+ * The launch shape of the running VMM (saved-manifest.ts launchShape), kept beside its handles
+ * so that a snapshot taken later (also after a daemon restart) records what it needs.
+ */
+export async function writeLaunchShape(paths: VmPaths, shape: string): Promise<void> {
+  await writeFileAtomic(path.join(paths.runDir, VM_LAUNCH_SHAPE_FILE), shape);
+}
+
+export async function readLaunchShape(paths: VmPaths): Promise<string | undefined> {
+  try {
+    return await fs.readFile(path.join(paths.runDir, VM_LAUNCH_SHAPE_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 export async function writeHandles(paths: VmPaths, handles: VmmHandles): Promise<void> {
   await writeFileAtomic(paths.handles, JSON.stringify(handles));
 }

@@ -16,6 +16,7 @@ import type { BangerConfig, Layout } from '../config/index.js';
 import type {
   ExecSpec,
   ExitStatusInfo,
+  SavedInfo,
   VmCreateParams,
   VmInfo,
   VmRunParams,
@@ -36,6 +37,8 @@ import type {
   VmNetworkPort,
 } from './ports.js';
 import { bootVm, type LiveVm } from './vm-boot.js';
+import { clockOnly, restoreVm } from './vm-restore.js';
+import type { WarmPick, WarmService, TemplateBooter, WarmContext } from './warm-service.js';
 import { runExec, type ExecIo } from './vm-exec.js';
 import {
   createWorkDisk,
@@ -66,6 +69,8 @@ export interface VmServiceDeps {
   hooks?: readonly VmLifecycleHooks[] | undefined;
   /** Addresses, taps and NAT (VmNetwork; also registered among the hooks). */
   network?: VmNetworkPort | undefined;
+  /** Warm templates and snapshots (docs/warm-start.md); absent: every VM boots. */
+  warm?: WarmService | undefined;
 }
 
 export interface CallContext {
@@ -84,13 +89,17 @@ export interface RunOptions {
 interface LiveEntry extends LiveVm {
   /** Set when banger itself stops or kills the VM, so the exit watcher stays quiet. */
   stopping: boolean;
+  /** The saved guest this run was restored from ("warm template ID", "snapshot NAME"). */
+  restoredFrom?: string | undefined;
 }
 
 const STOP_TIMEOUT_MS = 30_000;
 
-export class VmService {
+export class VmService implements TemplateBooter {
   private readonly live = new Map<string, LiveEntry>();
   private readonly locks = new KeyedMutex();
+  /** Saved guests chosen at create for a VM's first start. */
+  private readonly pending = new Map<string, WarmPick>();
 
   constructor(private readonly deps: VmServiceDeps) {}
 
@@ -143,6 +152,7 @@ export class VmService {
       bootId: vm.bootId,
       lastError: vm.lastError,
       ...this.networkInfo(vm),
+      ...(live?.restoredFrom !== undefined ? { restoredFrom: live.restoredFrom } : {}),
     };
   }
 
@@ -153,15 +163,36 @@ export class VmService {
 
   // ---- lifecycle -------------------------------------------------------------------------
 
-  /** Creates a VM's record and disks; starts it when asked. */
+  /**
+   * Creates a VM's record and disks; starts it when asked. A VM that starts now starts from a
+   * saved guest when one fits (a warm template of its image and size, or `fromSnapshot`):
+   * its disks are then copies of the saved guest's frozen ones.
+   */
   async create(
     params: VmCreateParams,
     ctx: CallContext,
-    options: { ephemeral?: boolean } = {},
+    options: { ephemeral?: boolean; forRun?: boolean } = {},
   ): Promise<VmRecord> {
     const { records } = this.deps;
     const config = this.deps.config();
-    const imageName = params.image ?? config.defaultImage;
+    const ephemeral = options.ephemeral ?? false;
+    const snapshot =
+      params.fromSnapshot === undefined
+        ? undefined
+        : await this.requireWarm().pick(
+            {
+              image: params.image ?? config.defaultImage,
+              vcpus: 0,
+              memoryMib: 0,
+              workDiskBytes: 0,
+              ephemeral,
+              cold: false,
+              fromSnapshot: params.fromSnapshot,
+            },
+            ctx,
+          );
+    if (snapshot) checkSnapshotShape(params, snapshot);
+    const imageName = snapshot?.entry.manifest.image.name ?? params.image ?? config.defaultImage;
     const image = await this.deps.images.rootfs(imageName);
     await this.deps.kernels.bootFiles(image.kernel);
     if (params.name !== undefined && records.byName(params.name)) {
@@ -178,6 +209,28 @@ export class VmService {
         `VM name "${name}" is not a valid DNS label: it ${labelProblem}`,
       );
     }
+    const vcpus = snapshot?.shape.vcpus ?? params.vcpu ?? config.vmDefaults.vcpu;
+    const memoryMib = snapshot?.shape.memoryMib ?? params.memoryMib ?? config.vmDefaults.memoryMib;
+    const diskBytes =
+      (snapshot?.shape.workDiskBytes || undefined) ??
+      params.diskBytes ??
+      config.vmDefaults.diskSizeBytes;
+    const startsNow = params.start || options.forRun === true;
+    const pick =
+      snapshot ??
+      (startsNow && this.deps.warm
+        ? await this.deps.warm.pick(
+            {
+              image: image.name,
+              vcpus,
+              memoryMib,
+              workDiskBytes: ephemeral ? 0 : diskBytes,
+              ephemeral,
+              cold: params.cold ?? false,
+            },
+            ctx,
+          )
+        : undefined);
     const id = newId();
     const paths = vmPaths(this.deps.layout, id);
 
@@ -190,10 +243,10 @@ export class VmService {
           image: image.name,
           kernel: image.kernel,
           backend: this.deps.backend.kind,
-          vcpus: params.vcpu ?? config.vmDefaults.vcpu,
-          memoryMib: params.memoryMib ?? config.vmDefaults.memoryMib,
-          diskBytes: params.diskBytes ?? config.vmDefaults.diskSizeBytes,
-          autoRemove: options.ephemeral ?? false,
+          vcpus,
+          memoryMib,
+          diskBytes,
+          autoRemove: ephemeral,
         });
         undo.push('remove VM record', () => records.remove(id));
         if (this.deps.network) {
@@ -203,27 +256,44 @@ export class VmService {
         undo.push('remove VM files', () => removeVmFiles(paths));
         await makeVmDirs(paths);
         ctx.progress({ step: 'disk', message: `creating disks for ${name}` });
-        await this.deps.backend.createRootDisk(
-          { path: image.path, format: image.format },
-          paths.rootOverlay,
-        );
-        // An ephemeral VM (`vm run --rm`) keeps /root on its root overlay: no work disk to format.
-        if (!options.ephemeral) {
-          const seed = await this.deps.images.copyHome(image.name, paths.stateDir);
-          try {
-            await createWorkDisk(paths.workDisk, record.diskBytes, seed);
-          } finally {
-            await removeIfExists(seed);
-          }
-        }
+        if (pick) await this.requireWarm().copyDisks(pick, paths);
+        else await this.makeColdDisks(record, paths, { ephemeral });
         return records.update(id, { state: 'stopped' });
       },
       (label, error) =>
         this.deps.logger.warn('undo failed', { vm: name, step: label, error: String(error) }),
     );
-    this.deps.logger.info('vm created', { vm: vm.name, id: vm.id });
+    this.deps.logger.info('vm created', { vm: vm.name, id: vm.id, from: pick?.label });
+    if (pick) this.pending.set(vm.id, pick);
     if (!params.start) return vm;
     return this.startLocked(vm, ctx);
+  }
+
+  /** A fresh root overlay over the image and (unless ephemeral) a work disk seeded with /root. */
+  private async makeColdDisks(
+    vm: VmRecord,
+    paths: VmPaths,
+    options: { ephemeral: boolean },
+  ): Promise<void> {
+    const image = await this.deps.images.rootfs(vm.image);
+    await this.deps.backend.createRootDisk(
+      { path: image.path, format: image.format },
+      paths.rootOverlay,
+    );
+    // An ephemeral VM (`vm run --rm`) keeps /root on its root overlay: no work disk to format.
+    if (!options.ephemeral) {
+      const seed = await this.deps.images.copyHome(image.name, paths.stateDir);
+      try {
+        await createWorkDisk(paths.workDisk, vm.diskBytes, seed);
+      } finally {
+        await removeIfExists(seed);
+      }
+    }
+  }
+
+  private requireWarm(): NonNullable<VmServiceDeps['warm']> {
+    if (!this.deps.warm) throw new BangerError('unavailable', 'this daemon has no warm starts');
+    return this.deps.warm;
   }
 
   async start(ref: string, ctx: CallContext): Promise<VmRecord> {
@@ -236,10 +306,20 @@ export class VmService {
       const current = this.deps.records.byId(vm.id) ?? vm;
       if (current.state === 'running' && this.live.has(vm.id)) return current;
       const paths = vmPaths(this.deps.layout, vm.id);
+      // A saved guest chosen at create is for this first start only.
+      const pick = this.pending.get(vm.id);
+      this.pending.delete(vm.id);
       this.deps.records.update(vm.id, { state: 'starting', lastError: null });
       let live: LiveVm;
+      let restored: { sshHostKey?: { type: string; blob: string } | undefined } | undefined;
       try {
-        live = await bootVm(current, paths, this.bootDeps(), ctx);
+        if (pick) {
+          const result = await this.restoreOrBoot(current, paths, pick, ctx);
+          live = result;
+          if (result.restored) restored = { sshHostKey: result.sshHostKey };
+        } else {
+          live = await bootVm(current, paths, this.bootDeps(), ctx);
+        }
       } catch (err) {
         const kept = await preserveConsoleLog(
           this.deps.layout,
@@ -255,7 +335,12 @@ export class VmService {
         });
         throw withConsoleHint(err, paths, kept);
       }
-      const entry: LiveEntry = { ...live, stopping: false };
+      const entry: LiveEntry = {
+        instance: live.instance,
+        agent: live.agent,
+        stopping: false,
+        ...(restored && pick ? { restoredFrom: pick.label } : {}),
+      };
       this.live.set(vm.id, entry);
       this.watchExit(vm.id, entry);
       const started = this.deps.records.update(vm.id, {
@@ -263,11 +348,54 @@ export class VmService {
         startedAt: new Date().toISOString(),
         bootId: live.agent.bootId,
       });
-      this.deps.logger.info('vm started', { vm: started.name, pid: live.instance.handles.pid });
+      this.deps.logger.info('vm started', {
+        vm: started.name,
+        pid: live.instance.handles.pid,
+        from: entry.restoredFrom,
+      });
+      if (restored) await this.runRestoredHooks(started, restored);
       await this.runHooks('started', started, live.agent);
       await this.runBootedHooks(started, live.agent, ctx);
       return started;
     });
+  }
+
+  /**
+   * Restores `vm` from the saved guest chosen at create. A warm template that fails to
+   * restore is removed and the VM boots cold instead (with fresh disks); a snapshot that
+   * fails is an error: the user asked for that guest.
+   */
+  private async restoreOrBoot(
+    vm: VmRecord,
+    paths: VmPaths,
+    pick: WarmPick,
+    ctx: CallContext,
+  ): Promise<
+    LiveVm & { restored: boolean; sshHostKey?: { type: string; blob: string } | undefined }
+  > {
+    try {
+      const live = await restoreVm(
+        vm,
+        paths,
+        { saved: pick.saved, launch: pick.launch, label: pick.label },
+        this.bootDeps(),
+        ctx,
+      );
+      return { ...live, restored: true };
+    } catch (err) {
+      if (pick.kind === 'snapshot' || ctx.signal?.aborted) throw err;
+      const reason = errorText(err);
+      ctx.notice?.(
+        `banger: could not restore ${vm.name} from ${pick.label} (${reason}); booting it instead`,
+      );
+      await this.deps.warm?.invalidate(pick, reason).catch(() => undefined);
+      await this.deps.network?.detach(vm).catch(() => undefined);
+      await removeIfExists(paths.rootOverlay);
+      await removeIfExists(paths.workDisk);
+      await this.makeColdDisks(vm, paths, { ephemeral: vm.autoRemove });
+      const live = await bootVm(vm, paths, this.bootDeps(), ctx);
+      return { ...live, restored: false };
+    }
   }
 
   /** Graceful stop: the guest syncs and powers off; forced after a timeout. */
@@ -277,6 +405,9 @@ export class VmService {
       const entry = this.live.get(vm.id);
       if (!entry) return this.markStopped(vm.id, null);
       entry.stopping = true;
+      // A paused guest cannot hear the shutdown request: let it run first.
+      if ((this.deps.records.byId(vm.id) ?? vm).state === 'paused')
+        await entry.instance.resume?.().catch(() => undefined);
       this.deps.records.update(vm.id, { state: 'stopping' });
       const timeoutMs = options.timeoutMs ?? STOP_TIMEOUT_MS;
       const exited = await Promise.race([
@@ -331,6 +462,7 @@ export class VmService {
   async exec(ref: string, spec: ExecSpec, io: ExecIo): Promise<ExitStatusInfo> {
     const vm = this.resolve(ref);
     const entry = this.live.get(vm.id);
+    if (vm.state === 'paused') throw pausedError(vm);
     if (!entry || vm.state !== 'running') {
       throw new BangerError(
         'precondition_failed',
@@ -387,9 +519,10 @@ export class VmService {
     if (params.memoryMib !== undefined) createParams.memoryMib = params.memoryMib;
     if (params.diskBytes !== undefined) createParams.diskBytes = params.diskBytes;
     if (params.nat !== undefined) createParams.nat = params.nat;
+    if (params.cold) createParams.cold = true;
 
     const t0 = performance.now();
-    const vm = await this.create(createParams, ctx, { ephemeral: params.rm });
+    const vm = await this.create(createParams, ctx, { ephemeral: params.rm, forRun: true });
     try {
       const t1 = performance.now();
       await this.startLocked(vm, ctx);
@@ -510,6 +643,154 @@ export class VmService {
     });
   }
 
+  // ---- pause, resume, snapshot ------------------------------------------------------------
+
+  /** Freezes a running VM's vCPUs; its memory, processes and connections stay as they are. */
+  async pause(ref: string): Promise<VmRecord> {
+    const vm = this.resolve(ref);
+    return this.locks.run(vm.id, async () => {
+      const current = this.deps.records.byId(vm.id) ?? vm;
+      if (current.state === 'paused') return current;
+      const entry = this.runningEntry(current);
+      const pause = entry.instance.pause?.bind(entry.instance);
+      if (!this.deps.backend.capabilities.pause || !pause) {
+        throw new BangerError(
+          'unavailable',
+          `the ${this.deps.backend.kind} backend cannot pause VMs`,
+        );
+      }
+      await pause();
+      this.deps.logger.info('vm paused', { vm: vm.name });
+      return this.deps.records.update(vm.id, { state: 'paused' });
+    });
+  }
+
+  /** Lets a paused VM run again, its clock set to the host's (it stood still while paused). */
+  async resume(ref: string): Promise<VmRecord> {
+    const vm = this.resolve(ref);
+    return this.locks.run(vm.id, async () => {
+      const current = this.deps.records.byId(vm.id) ?? vm;
+      const entry = this.live.get(vm.id);
+      if (current.state === 'running' && entry) return current;
+      if (current.state !== 'paused' || !entry) {
+        throw new BangerError(
+          'precondition_failed',
+          `VM ${vm.name} is not paused (state: ${current.state})`,
+        );
+      }
+      await entry.instance.resume?.();
+      await this.syncClock(current, entry);
+      this.deps.logger.info('vm resumed', { vm: vm.name });
+      return this.deps.records.update(vm.id, { state: 'running' });
+    });
+  }
+
+  /**
+   * Saves a running VM's memory and disks as snapshot `name` (`vm create --from-snapshot`
+   * clones it). The VM stops for the save and the copy of its disks, then runs on.
+   */
+  async snapshot(ref: string, name: string | undefined, ctx: CallContext): Promise<SavedInfo> {
+    const vm = this.resolve(ref);
+    const warm = this.requireWarm();
+    return this.locks.run(vm.id, async () => {
+      const current = this.deps.records.byId(vm.id) ?? vm;
+      if (current.state === 'paused') throw pausedError(current);
+      const entry = this.runningEntry(current);
+      const snapshotName = name ?? (await warm.nextSnapshotName(current.name));
+      return warm.snapshot(
+        {
+          vm: current,
+          paths: vmPaths(this.deps.layout, vm.id),
+          instance: entry.instance,
+          agent: entry.agent,
+          name: snapshotName,
+          afterResume: () => this.syncClock(current, entry),
+        },
+        ctx,
+      );
+    });
+  }
+
+  /**
+   * TemplateBooter: boots a VM of the template's shape (cold, its RAM in `memoryFile`), runs
+   * `save` once its agent is ready, then removes the VM (the files `save` moved out stay).
+   */
+  async bootForSave(
+    request: {
+      image: string;
+      vcpus: number;
+      memoryMib: number;
+      workDiskBytes: number;
+      memoryFile: string;
+    },
+    save: (vm: VmRecord, live: LiveVm, paths: VmPaths) => Promise<void>,
+    ctx: WarmContext,
+  ): Promise<void> {
+    const vm = await this.create(
+      {
+        name: `warm-${newId().slice(0, 8)}`,
+        image: request.image,
+        vcpu: request.vcpus,
+        memoryMib: request.memoryMib,
+        ...(request.workDiskBytes > 0 ? { diskBytes: request.workDiskBytes } : {}),
+        start: false,
+        cold: true,
+      },
+      { progress: ctx.progress, notice: ctx.notice, signal: ctx.signal },
+      { ephemeral: request.workDiskBytes === 0 },
+    );
+    try {
+      await this.locks.run(vm.id, async () => {
+        const paths = vmPaths(this.deps.layout, vm.id);
+        this.deps.records.update(vm.id, { state: 'starting' });
+        const live = await bootVm(vm, paths, this.bootDeps(), {
+          progress: ctx.progress,
+          signal: ctx.signal,
+          memoryFile: { path: request.memoryFile, shared: true },
+        });
+        try {
+          await save(vm, live, paths);
+        } finally {
+          live.agent.close();
+          await live.instance.kill().catch(() => undefined);
+          live.instance.detach();
+        }
+      });
+    } finally {
+      await this.delete(vm.id).catch((err: unknown) => {
+        this.deps.logger.warn('removing the template VM failed', {
+          vm: vm.name,
+          error: errorText(err),
+        });
+      });
+    }
+  }
+
+  /** Sets the guest clock to the host's (after a pause or a save stopped it for a while). */
+  private async syncClock(vm: VmRecord, entry: LiveEntry): Promise<void> {
+    if (!(entry.agent.capabilities ?? []).includes('restore')) return;
+    await entry.agent.restore?.(clockOnly(), { timeoutMs: 5000 }).catch((err: unknown) => {
+      this.deps.logger.warn('could not set the guest clock', {
+        vm: vm.name,
+        error: errorText(err),
+      });
+    });
+  }
+
+  private runningEntry(vm: VmRecord): LiveEntry {
+    const entry = this.live.get(vm.id);
+    if (!entry || vm.state !== 'running') {
+      throw new BangerError(
+        'precondition_failed',
+        `VM ${vm.name} is not running (state: ${vm.state})`,
+        {
+          hint: `start it with \`banger vm start ${vm.name}\``,
+        },
+      );
+    }
+    return entry;
+  }
+
   // ---- daemon start and stop -------------------------------------------------------------
 
   /**
@@ -555,12 +836,19 @@ export class VmService {
     const instance = await this.deps.backend.adopt(handles);
     if (!instance) return false;
     try {
+      // A paused guest's agent cannot answer: let it run for the handshake, then pause it again.
+      const paused = vm.state === 'paused' && instance.resume !== undefined;
+      if (paused) await instance.resume?.();
       const stream = await instance.connectAgent();
       const agent = await this.deps.agents.connect(stream, { timeoutMs: 10_000 });
+      if (paused) await instance.pause?.();
       const entry: LiveEntry = { instance, agent, stopping: false };
       this.live.set(vm.id, entry);
       this.watchExit(vm.id, entry);
-      const adopted = this.deps.records.update(vm.id, { state: 'running', bootId: agent.bootId });
+      const adopted = this.deps.records.update(vm.id, {
+        state: paused ? 'paused' : 'running',
+        bootId: agent.bootId,
+      });
       await this.runHooks('started', adopted, agent);
       this.deps.logger.info('adopted running vm', {
         vm: vm.name,
@@ -663,6 +951,20 @@ export class VmService {
     }
   }
 
+  /** The `restored` hooks (the SSH host key pin): failures are logged, never thrown. */
+  private async runRestoredHooks(
+    vm: VmRecord,
+    identity: { sshHostKey?: { type: string; blob: string } | undefined },
+  ): Promise<void> {
+    for (const hooks of this.deps.hooks ?? []) {
+      try {
+        await hooks.restored?.(vm, identity);
+      } catch (err) {
+        this.deps.logger.warn('vm restored hook failed', { vm: vm.name, error: errorText(err) });
+      }
+    }
+  }
+
   /** Calls one hook of every registered part; failures are logged, never thrown. */
   private async runHooks(
     which: 'started' | 'stopped' | 'deleted',
@@ -701,4 +1003,31 @@ function withConsoleHint(err: unknown, paths: VmPaths, kept: string | undefined)
   if (!(err instanceof BangerError) || kept === undefined || err.hint === undefined) return err;
   const hint = err.hint.split(paths.consoleLog).join(kept);
   return new BangerError(err.code, err.message, { hint, cause: err.cause, details: err.details });
+}
+
+function pausedError(vm: VmRecord): BangerError {
+  return new BangerError('precondition_failed', `VM ${vm.name} is paused`, {
+    hint: `resume it with \`banger vm resume ${vm.name}\``,
+  });
+}
+
+/** `vm create --from-snapshot`: the VM's size is the snapshot's; other flags are refused. */
+function checkSnapshotShape(params: VmCreateParams, pick: WarmPick): void {
+  const m = pick.entry.manifest;
+  const clash: string[] = [];
+  if (params.image !== undefined && params.image !== m.image.name)
+    clash.push(`image ${m.image.name}`);
+  if (params.vcpu !== undefined && params.vcpu !== m.shape.vcpus)
+    clash.push(`${String(m.shape.vcpus)} vCPUs`);
+  if (params.memoryMib !== undefined && params.memoryMib !== m.shape.memoryMib)
+    clash.push(`${String(m.shape.memoryMib)} MiB`);
+  if (params.diskBytes !== undefined && params.diskBytes !== m.shape.workDiskBytes)
+    clash.push(`a work disk of ${String(m.shape.workDiskBytes)} bytes`);
+  if (clash.length > 0) {
+    throw new BangerError(
+      'bad_request',
+      `${pick.label} has ${clash.join(', ')}: a clone has its snapshot's image and size`,
+      { hint: 'leave out --image, --vcpu, --memory and --disk-size with --from-snapshot' },
+    );
+  }
 }

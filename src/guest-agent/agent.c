@@ -43,7 +43,7 @@
 /* ...and stop reading the transport itself past this (a host that sends but never reads). */
 #define OUTQ_HARD (4 * 1024 * 1024)
 #define READ_CHUNK 65536
-#define DISCONNECTED_POLL_MS 25
+#define DISCONNECTED_POLL_MS 10
 /* If PID 1 has not powered the machine off this long after we asked, do it ourselves. */
 #define SHUTDOWN_FALLBACK_MS 15000
 /* A FORWARD_OPEN whose connect has not finished by then fails with ETIMEDOUT. */
@@ -1076,6 +1076,17 @@ static void handle_restore(const struct frame *f)
 	}
 	put_frame(BP_RESTORE_DONE, 0, 0, out, n);
 	log_debug("restore: applied 0x%x, failed 0x%x", res.applied, res.failed);
+	if (res.wrote_files && tp.kind != TRANSPORT_UNIX) {
+		/* On disk soon, without holding up the answer (a child the loop reaps). */
+		flush_outq();
+		pid_t pid = fork();
+		if (pid == 0) {
+			/* A moment later: the user's first command should not share the vCPU with it. */
+			sleep_ms(2000);
+			sync();
+			_exit(0);
+		}
+	}
 }
 
 /* PREPARE_SAVE: the host is about to save this guest. Blocks the loop (up to the timeout,

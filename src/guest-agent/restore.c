@@ -57,9 +57,9 @@ static void rooted(char *out, size_t size, const struct restore_options *opt, co
 }
 
 /* Writes `text` to `path` through a temporary file and rename (readers never see half a
- * file), fsyncs the file and its directory: a VM killed right after still has it on disk,
- * so its next cold boot keeps this identity rather than the template's. Never follows a
- * symlink planted at the temporary name. */
+ * file). Never follows a symlink planted at the temporary name. The agent syncs once after
+ * answering (wrote_files): a VM killed right after still has its own identity on
+ * disk for its next cold boot, rather than the template's. */
 static int write_atomic(const char *path, const char *text, mode_t mode)
 {
 	char tmp[PATH_MAX];
@@ -85,7 +85,7 @@ static int write_atomic(const char *path, const char *text, mode_t mode)
 		}
 		off += (size_t)w;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0) {
 		int saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -98,17 +98,6 @@ static int write_atomic(const char *path, const char *text, mode_t mode)
 		unlink(tmp);
 		errno = saved;
 		return -1;
-	}
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
 	}
 	return 0;
 }
@@ -222,6 +211,7 @@ static void apply_machine_id(const struct restore_request *req, const struct res
 		     strerror(errno));
 		return;
 	}
+	res->wrote_files = 1;
 	res->applied |= BP_RESTORE_MACHINE_ID;
 }
 
@@ -268,11 +258,41 @@ static void drop_default_routes(int s, const char *ifname)
 	}
 }
 
+/* A fresh IPv6 link-local address (derived from the new MAC): toggling disable_ipv6 makes the
+ * kernel drop the old addresses and configure the interface anew. No-op without IPv6. */
+static void renew_ipv6(const char *ifname)
+{
+	char path[128], value[8];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	if (read_small_file(path, value, sizeof(value)) <= 0 || strcmp(value, "0") != 0)
+		return;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) == 1) {
+		lseek(fd, 0, SEEK_SET);
+		if (write(fd, "0", 1) != 1)
+			log_msg("restore: could not enable IPv6 on %s again: %s", ifname, strerror(errno));
+	}
+	close(fd);
+}
+
+static int set_mac(int s, const char *ifname, const unsigned char mac[6])
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+	return ioctl(s, SIOCSIFHWADDR, &ifr);
+}
+
 /*
  * The saved guest kept the template's MAC and address (they are device and kernel state, not
- * read from the new command line). The link goes down while the MAC changes, which also
- * drops routes and the old IPv6 link-local address (regenerated from the new MAC when it
- * comes back up); then the address and default route are set as banger-init does at boot.
+ * read from the new command line). virtio-net changes its MAC while the link is up (the
+ * device is told through its control queue); a driver that cannot goes down for it. Then the
+ * IPv6 link-local address is made anew from the new MAC, and the IPv4 address and default
+ * route are set as banger-init does at boot.
  */
 static void apply_network(const struct restore_request *req, struct restore_result *res)
 {
@@ -293,26 +313,21 @@ static void apply_network(const struct restore_request *req, struct restore_resu
 		return;
 	}
 	drop_default_routes(s, ifname);
-	if (set_flags(s, ifname, 0) < 0) {
-		fail(res, BP_RESTORE_NETWORK, "network: cannot take %s down: %s", ifname,
-		     strerror(errno));
-		close(s);
-		return;
+	int rc = set_mac(s, ifname, mac);
+	if (rc < 0 && errno == EBUSY && set_flags(s, ifname, 0) == 0) {
+		rc = set_mac(s, ifname, mac);
+		int saved = errno;
+		net_link_up(ifname);
+		errno = saved;
 	}
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-	memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
-	int mac_rc = ioctl(s, SIOCSIFHWADDR, &ifr);
 	int mac_err = errno;
 	close(s);
-	if (mac_rc < 0) {
+	if (rc < 0) {
 		fail(res, BP_RESTORE_NETWORK, "network: cannot set MAC %s on %s: %s", req->mac, ifname,
 		     strerror(mac_err));
-		net_link_up(ifname);
 		return;
 	}
+	renew_ipv6(ifname);
 	if (req->address && *req->address) {
 		char err[256];
 		if (net_configure(ifname, req->address, req->gateway, err, sizeof(err)) < 0) {
@@ -411,10 +426,21 @@ static void apply_ssh_key(const struct restore_request *req, const struct restor
 		unlink(other);
 	}
 	res->applied |= BP_RESTORE_SSH_HOST_KEY;
+	res->wrote_files = 1;
 	if (opt->root && *opt->root)
 		return; /* the test transport: no sshd of ours to reload */
+	/* OpenSSH before 9.8 re-executes sshd for each connection, which reads the host keys
+	 * from disk: the new key is served at once, and a reload (sshd re-executing itself, a
+	 * few hundred ms of emulated CPU next to the user's first command) is not needed. From
+	 * 9.8 a long-lived listener hands its keys to sshd-session: that one must reload. */
+	static const char *const session[] = {"/usr/lib/openssh/sshd-session",
+					      "/usr/libexec/openssh/sshd-session",
+					      "/usr/libexec/sshd-session", "/usr/sbin/sshd-session"};
+	int reload = 0;
+	for (size_t i = 0; i < sizeof(session) / sizeof(session[0]); i++)
+		reload |= access(session[i], X_OK) == 0;
 	char pidtext[32];
-	if (read_small_file("/run/sshd.pid", pidtext, sizeof(pidtext)) > 0) {
+	if (reload && read_small_file("/run/sshd.pid", pidtext, sizeof(pidtext)) > 0) {
 		long pid = strtol(pidtext, NULL, 10);
 		if (pid > 1 && kill((pid_t)pid, SIGHUP) < 0 && errno != ESRCH)
 			fail(res, BP_RESTORE_SSH_HOST_KEY, "ssh host key: cannot reload sshd: %s",

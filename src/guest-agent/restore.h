@@ -45,6 +45,8 @@ struct restore_result {
 	char messages[RESTORE_MESSAGES];
 	size_t messages_len;
 	int nmessages;
+	/* files on the guest's disk changed (machine-id, SSH host key): sync them soon */
+	int wrote_files;
 };
 
 /* Applies what req->flags asks, in a fixed order: entropy first (everything after it may

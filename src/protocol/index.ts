@@ -13,6 +13,7 @@ export * from './rpc-params.js';
 export * from './agent-frames.js';
 export * from './doctor.js';
 export * from './workspace-params.js';
+export * from './warm-params.js';
 export * from './vm-access.js';
 export * from './install-record.js';
 export * from './helper-wire.js';

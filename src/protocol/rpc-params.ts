@@ -60,6 +60,10 @@ export interface VmCreateParams extends VmSizeParams {
   nat?: boolean;
   /** Start it right away (default true). */
   start: boolean;
+  /** Boot the kernel even when a warm template matches (docs/warm-start.md). */
+  cold?: boolean;
+  /** Start from this snapshot's memory and disks (its image and size). */
+  fromSnapshot?: string;
 }
 
 export interface VmRunParams extends VmSizeParams {
@@ -67,6 +71,8 @@ export interface VmRunParams extends VmSizeParams {
   image?: string;
   nat?: boolean;
   rm: boolean;
+  /** Boot the kernel even when a warm template matches (docs/warm-start.md). */
+  cold?: boolean;
   /** Empty argv: an interactive login shell. */
   exec: ExecSpec;
   /** Ship this host repository in before the command runs (workspace mode). */
@@ -128,6 +134,8 @@ export interface VmInfo {
   lastError: string | null;
   /** Absent for VMs without a network lease. */
   network?: VmNetworkInfo;
+  /** The saved guest this run of the VM was restored from ("warm template ID", "snapshot NAME"). */
+  restoredFrom?: string;
   /** Host endpoints forwarding into the VM (`vm forward`, automatic ones); running VMs only. */
   forwards?: ForwardInfo[];
 }
@@ -192,9 +200,24 @@ function nameAndImage(obj: Fields, field: string, out: { name?: string; image?: 
 
 export function parseVmCreateParams(value: unknown): VmCreateParams {
   const obj = asObject(value, 'params');
-  onlyKeys(obj, ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'start', 'nat'], 'params');
+  onlyKeys(
+    obj,
+    ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'start', 'nat', 'cold', 'fromSnapshot'],
+    'params',
+  );
   const out: VmCreateParams = { start: bool(obj, 'start', 'params', true) };
   if (obj.nat !== undefined) out.nat = bool(obj, 'nat', 'params', false);
+  if (bool(obj, 'cold', 'params', false)) out.cold = true;
+  const fromSnapshot = optStr(obj, 'fromSnapshot', 'params', VM_NAME_PATTERN, VM_NAME_RULE);
+  if (fromSnapshot !== undefined) {
+    if (out.cold) throw fail('params.cold', 'cannot go with fromSnapshot');
+    if (!out.start)
+      throw fail(
+        'params.start',
+        'must be true with fromSnapshot (a clone runs on from where its snapshot was)',
+      );
+    out.fromSnapshot = fromSnapshot;
+  }
   nameAndImage(obj, 'params', out);
   sizeParams(obj, 'params', out);
   return out;
@@ -204,13 +227,14 @@ export function parseVmRunParams(value: unknown): VmRunParams {
   const obj = asObject(value, 'params');
   onlyKeys(
     obj,
-    ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'rm', 'exec', 'nat', 'workspace'],
+    ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'rm', 'exec', 'nat', 'workspace', 'cold'],
     'params',
   );
   const out: VmRunParams = {
     rm: bool(obj, 'rm', 'params', false),
     exec: parseExecSpec(obj.exec, 'params.exec'),
   };
+  if (bool(obj, 'cold', 'params', false)) out.cold = true;
   if (obj.nat !== undefined) out.nat = bool(obj, 'nat', 'params', false);
   const workspace = parseOptionalWorkspace(obj, 'params');
   if (workspace) out.workspace = workspace;

@@ -46,6 +46,22 @@ export interface VmLaunchSpec {
   vmmLogPath: string;
   /** Network namespace to launch the VMM in (isolated networking); absent = the caller's. */
   netns?: string | undefined;
+  /**
+   * Guest RAM in a file instead of anonymous memory (warm templates, docs/warm-start.md):
+   * `shared` while a template boots, so the file holds the guest's memory when it is saved;
+   * not shared (a private copy-on-write mapping) for a VM restored from that template.
+   */
+  memoryFile?: MemoryFileSpec | undefined;
+  /**
+   * Start paused, waiting for a saved guest state to be streamed in (QEMU `-incoming defer`,
+   * then QMP migrate-incoming) instead of booting the kernel.
+   */
+  incoming?: boolean | undefined;
+}
+
+export interface MemoryFileSpec {
+  path: string;
+  shared: boolean;
 }
 
 /** What a launched VMM leaves behind to find it again (persisted per VM, verified on adopt). */

@@ -12,6 +12,8 @@ export const VM_STATES = [
   'running',
   'stopping',
   'error',
+  // vCPUs frozen by `vm pause` (the VMM process lives on).
+  'paused',
 ] as const;
 export type VmState = (typeof VM_STATES)[number];
 

@@ -8,9 +8,36 @@ import type { DiskSpec, VmLaunchSpec, VmmHandles, VmmKind } from '../protocol/in
 
 export interface VmmCapabilities {
   pause: boolean;
+  /** saveState on instances and restoreState on the backend (docs/warm-start.md). */
   snapshot: boolean;
   vsock: boolean;
   balloon: boolean;
+}
+
+/**
+ * A running guest saved by a backend (VmmInstance.saveState): files in one directory that
+ * VmmBackend.restoreState starts a new VMM from. Restoring needs exactly the disks as they
+ * were at save time and the same devices and memory size; the backends do not check that,
+ * the caller does (docs/warm-start.md).
+ */
+export interface SavedVmState {
+  backend: VmmKind;
+  /** Device state; with no memoryFile, guest RAM too. */
+  stateFile: string;
+  /** Guest RAM as a file the restored VM maps copy-on-write (shared by every clone). */
+  memoryFile?: string | undefined;
+  compression: 'none' | 'zstd';
+}
+
+export interface SaveStateOptions {
+  /** Directory the files go to (it exists; the files must not). */
+  dir: string;
+  /** Compress a state file that holds guest RAM (zstd), after the guest was let go. */
+  compress?: boolean;
+  /** Runs while the guest is stopped at the end of the save, before it is let go: the moment
+   * its disks are exactly as the saved state expects (snapshots copy them here). */
+  whileStopped?: () => Promise<void>;
+  signal?: AbortSignal;
 }
 
 /**
@@ -40,6 +67,11 @@ export interface VmmInstance {
   pause?(): Promise<void>;
   /** Lets a paused guest run again (backends with capabilities.pause). */
   resume?(): Promise<void>;
+  /**
+   * Saves the running guest (backends with capabilities.snapshot). Afterwards the guest is
+   * stopped: resume() lets it go on, kill() ends it.
+   */
+  saveState?(options: SaveStateOptions): Promise<SavedVmState>;
 }
 
 export interface VmmBackend {
@@ -54,4 +86,14 @@ export interface VmmBackend {
   launch(spec: VmLaunchSpec, options?: { signal?: AbortSignal }): Promise<VmmInstance>;
   /** Re-attaches to a VMM a previous daemon started; undefined when that process is gone. */
   adopt(handles: VmmHandles): Promise<VmmInstance | undefined>;
+  /**
+   * Starts a VMM from a saved guest instead of booting (capabilities.snapshot). `spec`
+   * describes the same devices and memory as the saved VM, with this VM's own disks, tap and
+   * sockets; the guest runs once restored. On failure nothing it started is left running.
+   */
+  restoreState?(
+    spec: VmLaunchSpec,
+    saved: SavedVmState,
+    options?: { signal?: AbortSignal },
+  ): Promise<VmmInstance>;
 }

@@ -6,7 +6,14 @@
  * Must never run a VMM through a shell, never build argv from unvalidated input, and never
  * leave a VMM or its sockets behind after a failed launch or a kill.
  */
-export type { VmmBackend, VmmCapabilities, VmmExit, VmmInstance } from './backend.js';
+export type {
+  SavedVmState,
+  SaveStateOptions,
+  VmmBackend,
+  VmmCapabilities,
+  VmmExit,
+  VmmInstance,
+} from './backend.js';
 export { QemuBackend, type QemuBackendOptions } from './qemu/qemu-backend.js';
 export { QemuInstance, type QemuStatus } from './qemu/qemu-instance.js';
 export {
@@ -20,6 +27,7 @@ export {
   type QemuHostInfo,
 } from './qemu/launch-plan.js';
 export { QmpClient, type QmpEvent, type QmpGreeting } from './qemu/qmp-client.js';
+export { compressQemuState as compressSavedState, QEMU_STATE_FILE } from './qemu/qemu-migration.js';
 export { checkLaunchSpec, LAUNCH_LIMITS } from './launch-spec-rules.js';
 export { spawnVmm, killVmmProcess, VMM_LOG_MARKER, type KillVmmOptions } from './spawn-vmm.js';
 export {

@@ -172,5 +172,13 @@ export function checkLaunchSpec(raw: unknown): VmLaunchSpec {
   ) {
     throw invalid('netns', `must match ${String(NETNS_PATTERN)}`, spec.netns);
   }
+  if (spec.memoryFile !== undefined) {
+    const memory = checkObject(spec.memoryFile, 'memoryFile');
+    checkPath(memory.path, 'memoryFile.path');
+    if (typeof memory.shared !== 'boolean')
+      throw invalid('memoryFile.shared', 'must be true or false', memory.shared);
+  }
+  if (spec.incoming !== undefined && typeof spec.incoming !== 'boolean')
+    throw invalid('incoming', 'must be true or false', spec.incoming);
   return raw as VmLaunchSpec;
 }

@@ -12,7 +12,11 @@ export function registerVmPrune(vm: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExamples:\n  banger vm prune\n  banger vm prune -f\n')
     .action(async (flags: { force?: boolean }) => {
       const candidates = (await ctx.client.call<VmInfo[]>('vm.list', {})).filter(
-        (v) => v.state !== 'running' && v.state !== 'starting' && v.state !== 'stopping',
+        (v) =>
+          v.state !== 'running' &&
+          v.state !== 'starting' &&
+          v.state !== 'stopping' &&
+          v.state !== 'paused',
       );
       if (candidates.length === 0) {
         ctx.stdout.write('nothing to prune: every VM is running\n');

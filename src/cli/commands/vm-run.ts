@@ -24,6 +24,7 @@ import {
 interface RunFlags extends ExecFlags, VmShapeFlags, WorkspaceFlags {
   rm?: boolean;
   detach?: boolean;
+  cold?: boolean;
 }
 
 export function registerVmRun(vm: Command, ctx: CliContext): void {
@@ -40,6 +41,7 @@ export function registerVmRun(vm: Command, ctx: CliContext): void {
     )
     .argument('[path]', 'a git repository to ship into the VM; the command runs in it')
     .option('--rm', 'delete the VM when the command ends')
+    .option('--cold', 'boot the kernel even when a warm template of the image matches')
     .option('-d, --detach', 'create and start the VM, then return (no command, no shell)')
     .option('-t, --tty', 'allocate a terminal in the guest')
     .option('-i, --interactive', 'forward stdin even when it is a terminal')
@@ -83,6 +85,7 @@ export function registerVmRun(vm: Command, ctx: CliContext): void {
         exec: execSpecFrom(argv, flags),
         ...vmShapeParams(flags),
       };
+      if (flags.cold) params.cold = true;
       if (workspace) params.workspace = workspace;
       const { result, exitCode } = await streamExec<VmRunResult>(ctx, 'vm.run', { ...params });
       if (!result.removed) {
@@ -138,6 +141,7 @@ async function detach(
   // Workspace preflight first: a repository that cannot ship makes no VM.
   if (workspace) await ctx.client.call('vm.workspace.plan', { workspace });
   const params: VmCreateParams = { start: true, ...vmShapeParams(flags) };
+  if (flags.cold) params.cold = true;
   const info = await ctx.client.call<VmInfo>('vm.create', params, progressOptions(ctx));
   ctx.progress.done();
   if (workspace) {

@@ -15,7 +15,7 @@ import {
   type Logger,
 } from '../../base/index.js';
 import type { DiskSpec, VmLaunchSpec, VmmHandles } from '../../protocol/index.js';
-import type { VmmBackend, VmmCapabilities } from '../backend.js';
+import type { SavedVmState, VmmBackend, VmmCapabilities } from '../backend.js';
 import type { VmmOps } from '../in-process-vmm-ops.js';
 import { checkLaunchSpec, checkPath } from '../launch-spec-rules.js';
 import { tailLog } from '../log-tail.js';
@@ -139,6 +139,25 @@ export class FirecrackerBackend implements VmmBackend {
         );
       },
       options.signal,
+    );
+  }
+
+  /** The VmmBackend view of restore(): a state saved by FirecrackerInstance.saveState. */
+  async restoreState(
+    spec: VmLaunchSpec,
+    saved: SavedVmState,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<FirecrackerInstance> {
+    if (saved.backend !== 'firecracker' || saved.memoryFile === undefined) {
+      throw new BangerError(
+        'bad_request',
+        `cannot restore a ${saved.backend} state without a memory file with firecracker`,
+      );
+    }
+    return this.restore(
+      spec,
+      { statePath: saved.stateFile, memoryPath: saved.memoryFile },
+      { ...options, resume: true },
     );
   }
 

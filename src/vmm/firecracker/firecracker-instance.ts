@@ -10,7 +10,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BangerError, silentLogger, sleep, type Logger } from '../../base/index.js';
 import type { VmmHandles } from '../../protocol/index.js';
-import type { VmmExit, VmmInstance } from '../backend.js';
+import type { SavedVmState, SaveStateOptions, VmmExit, VmmInstance } from '../backend.js';
 import type { VmmOps } from '../in-process-vmm-ops.js';
 import { isProcessAlive } from '../proc-stat.js';
 import type { FirecrackerApiClient } from './api-client.js';
@@ -157,6 +157,31 @@ export class FirecrackerInstance implements VmmInstance {
       await moveOut(`${this.layout.chrootDir}${inVmm.state}`, target.statePath);
       await moveOut(`${this.layout.chrootDir}${inVmm.memory}`, target.memoryPath);
     }
+  }
+
+  /**
+   * The VmmInstance view of createSnapshot: a full snapshot into options.dir (state and
+   * memory files; the memory file is what a restored VM maps). The VM stays paused.
+   */
+  async saveState(options: SaveStateOptions): Promise<SavedVmState> {
+    const target = {
+      statePath: `${options.dir}/${FIRECRACKER_FILES.snapshotState}`,
+      memoryPath: `${options.dir}/${FIRECRACKER_FILES.snapshotMemory}`,
+    };
+    await this.createSnapshot(target);
+    try {
+      if (options.whileStopped) await options.whileStopped();
+    } catch (err) {
+      await fs.rm(target.statePath, { force: true });
+      await fs.rm(target.memoryPath, { force: true });
+      throw err;
+    }
+    return {
+      backend: 'firecracker',
+      stateFile: target.statePath,
+      memoryFile: target.memoryPath,
+      compression: 'none',
+    };
   }
 
   kill(): Promise<void> {

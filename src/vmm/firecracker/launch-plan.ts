@@ -226,6 +226,13 @@ export function buildFirecrackerLaunchPlan(
       hint: 'use the qemu backend (vmm = "qemu" or "auto"), which also runs without KVM',
     });
   }
+  if (spec.memoryFile !== undefined || spec.incoming === true) {
+    // Firecracker restores through its API (snapshot load, which maps the memory file itself).
+    throw invalid(
+      'memoryFile',
+      'and incoming are QEMU launch options; firecracker restores through its API',
+    );
+  }
   for (const disk of spec.disks) {
     if (disk.format !== 'raw') {
       throw invalid(

@@ -28,7 +28,14 @@ export interface LaunchPlan {
 }
 
 /** Sockets QEMU creates in the spec's runDir (the same names as config's VM_FILES). */
-export const QEMU_SOCKET_NAMES = { qmp: 'qmp.sock', agent: 'agent.sock' } as const;
+export const QEMU_SOCKET_NAMES = {
+  qmp: 'qmp.sock',
+  agent: 'agent.sock',
+  /** Where a saved guest state is streamed in (QEMU listens: migrate-incoming). */
+  incoming: 'incoming.sock',
+  /** Where QEMU streams a running guest's state out to (banger listens: migrate). */
+  outgoing: 'migrate.sock',
+} as const;
 /** The virtio-serial port name the guest agent looks for in /sys/class/virtio-ports/. */
 export const AGENT_PORT_NAME = 'banger.agent';
 
@@ -43,10 +50,17 @@ export const MICROVM_MACHINE = 'microvm,x-option-roms=off,pit=off,pic=off,rtc=on
 /** Arguments the backend always puts first on the kernel command line. */
 export const QEMU_BASE_KERNEL_ARGS = ['console=ttyS0', 'reboot=t', 'panic=-1', 'quiet'] as const;
 
-export function qemuSocketPaths(runDir: string): { qmp: string; agent: string } {
+export function qemuSocketPaths(runDir: string): {
+  qmp: string;
+  agent: string;
+  incoming: string;
+  outgoing: string;
+} {
   return {
     qmp: `${runDir}/${QEMU_SOCKET_NAMES.qmp}`,
     agent: `${runDir}/${QEMU_SOCKET_NAMES.agent}`,
+    incoming: `${runDir}/${QEMU_SOCKET_NAMES.incoming}`,
+    outgoing: `${runDir}/${QEMU_SOCKET_NAMES.outgoing}`,
   };
 }
 
@@ -103,7 +117,8 @@ export function buildQemuLaunchPlan(spec: VmLaunchSpec, host: QemuHostInfo): Lau
     '-name',
     `banger-${spec.vmId}`,
     '-M',
-    MICROVM_MACHINE,
+    // Guest RAM from a file (warm templates): the machine takes it from the backend object below.
+    spec.memoryFile === undefined ? MICROVM_MACHINE : `${MICROVM_MACHINE},memory-backend=mem`,
     ...(spec.accel === 'kvm'
       ? ['-accel', 'kvm', '-cpu', 'host']
       : ['-accel', 'tcg', '-cpu', 'max']),
@@ -131,6 +146,13 @@ export function buildQemuLaunchPlan(spec: VmLaunchSpec, host: QemuHostInfo): Lau
     '-device',
     'virtio-rng-device,rng=rng0',
   ];
+  if (spec.memoryFile !== undefined) {
+    argv.push(
+      '-object',
+      `memory-backend-file,id=mem,size=${String(spec.memoryMib)}M,` +
+        `mem-path=${q(spec.memoryFile.path)},share=${spec.memoryFile.shared ? 'on' : 'off'}`,
+    );
+  }
 
   for (const disk of spec.disks) {
     const ro = disk.readOnly ? 'on' : 'off';
@@ -170,6 +192,8 @@ export function buildQemuLaunchPlan(spec: VmLaunchSpec, host: QemuHostInfo): Lau
     '-mon',
     'chardev=qmp,mode=control',
   );
+  // A saved guest is streamed in over QMP (migrate-incoming) once QEMU is up.
+  if (spec.incoming === true) argv.push('-incoming', 'defer');
 
   if (spec.netns === undefined) return { file: host.qemuBinary, argv };
   // `ip netns exec` execs in place (no fork), so the pid we get is QEMU's own.

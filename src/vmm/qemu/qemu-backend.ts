@@ -15,7 +15,7 @@ import {
   type Logger,
 } from '../../base/index.js';
 import type { DiskSpec, VmLaunchSpec, VmmHandles } from '../../protocol/index.js';
-import type { VmmBackend, VmmCapabilities } from '../backend.js';
+import type { SavedVmState, VmmBackend, VmmCapabilities } from '../backend.js';
 import type { VmmOps } from '../in-process-vmm-ops.js';
 import { checkLaunchSpec, checkPath } from '../launch-spec-rules.js';
 import { tailLog } from '../log-tail.js';
@@ -120,11 +120,53 @@ export class QemuBackend implements VmmBackend {
           throw await this.launchError(spec, handles, err);
         }
         this.logger.info('qemu started', { vmId: spec.vmId, pid: started.pid });
-        return new QemuInstance({ handles, qmp, ops: this.ops, logger: this.logger });
+        return new QemuInstance({
+          handles,
+          qmp,
+          ops: this.ops,
+          logger: this.logger,
+          memoryFile: spec.memoryFile,
+        });
       },
       (label, error) =>
         this.logger.warn('undo after failed launch failed', { label, error: String(error) }),
     );
+  }
+
+  /**
+   * A new QEMU with the saved guest streamed in (qemu-migration.ts): `spec` as for a boot, with
+   * this VM's disks, tap and sockets; the saved RAM file, if any, is mapped privately.
+   */
+  async restoreState(
+    spec: VmLaunchSpec,
+    saved: SavedVmState,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<QemuInstance> {
+    if (saved.backend !== 'qemu') {
+      throw new BangerError('bad_request', `cannot restore a ${saved.backend} state with qemu`);
+    }
+    checkPath(saved.stateFile, 'saved.stateFile');
+    if (saved.memoryFile !== undefined) checkPath(saved.memoryFile, 'saved.memoryFile');
+    const instance = await this.launch(
+      {
+        ...spec,
+        incoming: true,
+        memoryFile:
+          saved.memoryFile === undefined ? undefined : { path: saved.memoryFile, shared: false },
+      },
+      options,
+    );
+    try {
+      await instance.loadState(saved, options);
+    } catch (err) {
+      const error = await this.launchError(spec, instance.handles, err);
+      await instance.kill().catch((killError: unknown) => {
+        this.logger.warn('kill after a failed restore failed', { error: String(killError) });
+      });
+      throw error;
+    }
+    this.logger.info('qemu restored', { vmId: spec.vmId, pid: instance.handles.pid });
+    return instance;
   }
 
   async adopt(raw: VmmHandles): Promise<QemuInstance | undefined> {

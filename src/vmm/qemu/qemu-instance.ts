@@ -5,12 +5,14 @@
  */
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { BangerError, silentLogger, sleep, type Logger } from '../../base/index.js';
-import type { VmmHandles } from '../../protocol/index.js';
-import type { VmmExit, VmmInstance } from '../backend.js';
+import type { MemoryFileSpec, VmmHandles } from '../../protocol/index.js';
+import type { SavedVmState, SaveStateOptions, VmmExit, VmmInstance } from '../backend.js';
 import type { VmmOps } from '../in-process-vmm-ops.js';
 import { isProcessAlive } from '../proc-stat.js';
+import { loadQemuState, saveQemuState, type QmpLink } from './qemu-migration.js';
 import type { QmpClient } from './qmp-client.js';
 
 export interface QemuInstanceOptions {
@@ -18,6 +20,8 @@ export interface QemuInstanceOptions {
   qmp: QmpClient;
   ops: VmmOps;
   logger?: Logger | undefined;
+  /** The guest's RAM file, when it was launched with one (unknown for an adopted VMM). */
+  memoryFile?: MemoryFileSpec | undefined;
 }
 
 export interface QemuStatus {
@@ -37,6 +41,7 @@ export class QemuInstance implements VmmInstance {
   private readonly qmp: QmpClient;
   private readonly ops: VmmOps;
   private readonly logger: Logger;
+  private readonly memoryFile: MemoryFileSpec | undefined;
   private alive = true;
   private detached = false;
   private reason: string | undefined;
@@ -49,6 +54,7 @@ export class QemuInstance implements VmmInstance {
     this.qmp = options.qmp;
     this.ops = options.ops;
     this.logger = options.logger ?? silentLogger;
+    this.memoryFile = options.memoryFile;
     this.exited = new Promise((resolve) => {
       this.resolveExited = resolve;
     });
@@ -104,6 +110,34 @@ export class QemuInstance implements VmmInstance {
   async queryStatus(): Promise<QemuStatus> {
     const out = await this.qmp.execute<{ status?: unknown; running?: unknown }>('query-status');
     return { status: String(out.status), running: out.running === true };
+  }
+
+  /**
+   * Saves the running guest into options.dir (see qemu-migration.ts). A guest launched with a
+   * shared memory file (a warm template) leaves its RAM in that file; any other guest's RAM
+   * goes into the state file. The guest is stopped afterwards (postmigrate): resume() or kill().
+   */
+  async saveState(options: SaveStateOptions): Promise<SavedVmState> {
+    const shared = this.memoryFile?.shared === true ? this.memoryFile.path : undefined;
+    return saveQemuState(this.link(), {
+      dir: options.dir,
+      memoryFile: shared,
+      whileStopped: options.whileStopped,
+      signal: options.signal,
+    });
+  }
+
+  /** Streams a saved guest into this QEMU (launched with `incoming`); resolves once it runs. */
+  async loadState(saved: SavedVmState, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await loadQemuState(this.link(), saved, { signal: options.signal });
+  }
+
+  private link(): QmpLink {
+    return {
+      qmp: this.qmp,
+      runDir: path.dirname(this.handles.controlSocket),
+      isAlive: () => this.alive,
+    };
   }
 
   /** Runs any QMP command (snapshots and migration build on this). */
