@@ -97,6 +97,12 @@ export class VmNetwork implements VmLifecycleHooks {
   private readonly forwards = new Map<string, { close(): Promise<void> }>();
   private state: NetworkState | undefined;
   private tail: Promise<unknown> = Promise.resolve();
+  /**
+   * From init to the end of sweep: VMs are being adopted one by one, and network-wide steps
+   * (NAT sync, uplink, teardown) wait for sweep, which sees them all. Synced per VM, the first
+   * adopted VM without NAT would stop the uplink that the next one needs.
+   */
+  private adopting = false;
 
   constructor(private readonly deps: VmNetworkDeps) {}
 
@@ -115,6 +121,7 @@ export class VmNetwork implements VmLifecycleHooks {
 
   /** Reads what a previous daemon left up (called before VMs are adopted). */
   async init(): Promise<void> {
+    this.adopting = true;
     await ensurePrivateDir(this.dir);
     try {
       this.state = JSON.parse(await fs.readFile(this.stateFile, 'utf8')) as NetworkState;
@@ -125,20 +132,30 @@ export class VmNetwork implements VmLifecycleHooks {
 
   /**
    * After adoption: removes taps of VMs that are not running, and the whole network when no
-   * VM runs (what a crashed daemon or a killed VM left behind).
+   * VM runs (what a crashed daemon or a killed VM left behind); otherwise makes NAT match the
+   * adopted VMs (the same uplink when it still runs) and restarts a DNS relay that died.
    */
   async sweep(): Promise<void> {
     await this.serial(async () => {
-      const state = this.state;
-      const netns = state?.netns ?? this.settings().netns;
-      const links = await this.deps.ops.listLinks({ netns });
-      for (const link of links) {
-        if (isTapName(link) && !this.active.has(link.slice(3))) {
-          await this.deps.ops.deleteTap({ netns, tap: link });
-          this.deps.logger.info('removed stale tap', { tap: link });
+      try {
+        const state = this.state;
+        const netns = state?.netns ?? this.settings().netns;
+        const links = await this.deps.ops.listLinks({ netns });
+        for (const link of links) {
+          if (isTapName(link) && !this.active.has(link.slice(3))) {
+            await this.deps.ops.deleteTap({ netns, tap: link });
+            this.deps.logger.info('removed stale tap', { tap: link });
+          }
         }
+        if (this.active.size === 0) await this.teardown();
+        else if (state) {
+          await this.syncNat();
+          await this.ensureRelay(state, state.gateway.split('/')[0] ?? '');
+          await this.saveState();
+        }
+      } finally {
+        this.adopting = false;
       }
-      if (this.active.size === 0) await this.teardown();
     });
   }
 
@@ -249,7 +266,7 @@ export class VmNetwork implements VmLifecycleHooks {
         host: mode === 'isolated' ? lease.hostIp : lease.guestIp,
         guest: lease.guestIp,
       });
-      await this.syncNat();
+      if (!this.adopting) await this.syncNat();
       if (mode === 'isolated' && this.deps.autoForward && !this.forwards.has(vm.id)) {
         this.forwards.set(
           vm.id,
@@ -280,6 +297,7 @@ export class VmNetwork implements VmLifecycleHooks {
       const wasActive = this.active.delete(vm.id);
       const netns = this.state?.netns;
       if (this.state) await this.deps.ops.deleteTap({ netns, tap: tapName(vm.id) });
+      if (this.adopting) return;
       if (this.active.size === 0) await this.teardown();
       else if (wasActive) await this.syncNat();
     });
@@ -349,16 +367,20 @@ export class VmNetwork implements VmLifecycleHooks {
       uplink: state?.uplink,
     };
     this.state = next;
-    if (!next.relay || !(await this.deps.ops.netProcessAlive(next.relay))) {
-      next.relay = await this.deps.ops.startNetProcess({
-        kind: 'dns-relay',
-        netns: settings.netns,
-        listen: settings.gateway,
-        socketPath: this.guestDnsSocket,
-        logPath: path.join(this.dir, 'dns-relay.log'),
-      });
-    }
+    await this.ensureRelay(next, settings.gateway);
     await this.saveState();
+  }
+
+  /** Starts the guests' DNS relay on the gateway address unless it still runs. */
+  private async ensureRelay(state: NetworkState, gateway: string): Promise<void> {
+    if (state.relay && (await this.deps.ops.netProcessAlive(state.relay))) return;
+    state.relay = await this.deps.ops.startNetProcess({
+      kind: 'dns-relay',
+      netns: state.netns,
+      listen: gateway,
+      socketPath: this.guestDnsSocket,
+      logPath: path.join(this.dir, 'dns-relay.log'),
+    });
   }
 
   /** Makes the NAT rules (and the isolated uplink) match the active VMs with NAT. */

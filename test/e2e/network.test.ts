@@ -188,10 +188,15 @@ describe.each(['isolated', 'bridged'] as const)('%s networking', (mode) => {
     // The daemon first, inside the namespace: every CLI call below then runs there too.
     await home.startDaemonIn(ns.name);
     await provisionDefaultArtifacts(home);
-    await Promise.all([
-      home.ok(['vm', 'create', '--name', 'alpha', '--nat']),
-      home.ok(['vm', 'create', '--name', 'beta']),
-    ]);
+    // Booted side by side, but beta (no NAT) is recorded first so that a restarted daemon
+    // adopts it first: the case where NAT synced per adopted VM would stop alpha's uplink.
+    const beta = home.ok(['vm', 'create', '--name', 'beta']);
+    beta.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    for (let i = 0; i < 600; i++) {
+      if ((await home.ok(['vm', 'list', '--json'])).out.includes('"beta"')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await Promise.all([beta, home.ok(['vm', 'create', '--name', 'alpha', '--nat'])]);
     for (const name of ['alpha', 'beta']) net[name] = await show(name);
   });
 
