@@ -370,6 +370,59 @@ describe.skipIf(!built || process.getuid?.() !== 0)('FirecrackerBackend through 
     await expectNothingLeft(a);
     await expectNothingLeft(b);
   });
+
+  it('saves and restores through the VMM contract (saveState / restoreState), as warm starts do', async () => {
+    // Jailed: a restored VM finds its devices (the vsock socket) where the saved one had them.
+    const backend = backendFor(jailHost());
+    expect(backend.capabilities.snapshot).toBe(true);
+    const a = await makeVm();
+    await backend.createRootDisk({ path: path.join(a.dir, 'base.img'), format: 'raw' }, a.rootDisk);
+    const source = await backend.launch(a.spec);
+    instances.push(source);
+    const dir = path.join(a.dir, 'saved');
+    await fs.mkdir(dir);
+    let stoppedWhileCopying: string | undefined;
+    const saved = await source.saveState({
+      dir,
+      whileStopped: async () => {
+        stoppedWhileCopying = (await source.describe()).state;
+      },
+    });
+    // The disks are copied while the guest stands still, and it stays stopped afterwards.
+    expect(stoppedWhileCopying).toBe('Paused');
+    expect(saved).toEqual({
+      backend: 'firecracker',
+      stateFile: path.join(dir, 'snapshot.vmstate'),
+      memoryFile: path.join(dir, 'snapshot.mem'),
+      compression: 'none',
+    });
+    expect(requests(a).find((r) => r.path === '/snapshot/create')).toMatchObject({
+      method: 'PUT',
+      path: '/snapshot/create',
+      body: { snapshot_type: 'Full' },
+    });
+    await source.resume();
+    expect((await source.describe()).state).toBe('Running');
+    await source.kill();
+
+    const b = await makeVm();
+    await fs.copyFile(a.rootDisk, b.rootDisk);
+    const restored = await backend.restoreState(b.spec, saved);
+    instances.push(restored);
+    expect(requests(b).find((r) => r.path === '/snapshot/load')).toMatchObject({
+      path: '/snapshot/load',
+      // Linked into the new jail, read there under its in-jail name.
+      body: { snapshot_path: '/snapshot.vmstate', resume_vm: true },
+    });
+    expect(await agentEcho(restored, 'restored')).toBe('restored\n');
+    await restored.kill();
+    // A QEMU state, or one without a memory file, is not Firecracker's to restore.
+    await expect(backend.restoreState(b.spec, { ...saved, backend: 'qemu' })).rejects.toMatchObject(
+      { code: 'bad_request' },
+    );
+    await expectNothingLeft(a);
+    await expectNothingLeft(b);
+  });
 });
 
 describe.skipIf(!built)('FirecrackerBackend launch failures leave nothing behind', () => {

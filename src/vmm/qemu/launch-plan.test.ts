@@ -129,6 +129,46 @@ describe('buildQemuLaunchPlan', () => {
         ]);
       },
     ],
+    [
+      'a shared memory file (a warm template boot) backs the RAM with that file',
+      { memoryFile: { path: '/w/t,1/memory', shared: true } },
+      (argv) => {
+        expect(values(argv, '-M')).toEqual([
+          'microvm,x-option-roms=off,pit=off,pic=off,rtc=on,isa-serial=on,memory-backend=mem',
+        ]);
+        expect(values(argv, '-object')).toContain(
+          'memory-backend-file,id=mem,size=512M,mem-path=/w/t,,1/memory,share=on',
+        );
+        expect(values(argv, '-m')).toEqual(['512M']);
+        expect(argv).not.toContain('-incoming');
+      },
+    ],
+    [
+      'a restore maps the memory file privately and waits for the state (-incoming defer)',
+      { memoryFile: { path: '/w/t/memory', shared: false }, incoming: true },
+      (argv) => {
+        expect(values(argv, '-object')).toContain(
+          'memory-backend-file,id=mem,size=512M,mem-path=/w/t/memory,share=off',
+        );
+        expect(values(argv, '-incoming')).toEqual(['defer']);
+        // The devices stay exactly those of a boot: the saved state needs every one of them.
+        const boot = buildQemuLaunchPlan(
+          spec({ memoryFile: { path: '/w/t/memory', shared: true } }),
+          HOST,
+        ).argv;
+        expect(values(argv, '-device')).toEqual(values(boot, '-device'));
+        expect(values(argv, '-kernel')).toEqual(values(boot, '-kernel'));
+      },
+    ],
+    [
+      'a restore of a state with its RAM in the stream has no memory file',
+      { incoming: true },
+      (argv) => {
+        expect(values(argv, '-M')[0]).not.toContain('memory-backend');
+        expect(values(argv, '-object')).toEqual(['rng-random,id=rng0,filename=/dev/urandom']);
+        expect(argv.slice(-2)).toEqual(['-incoming', 'defer']);
+      },
+    ],
   ])('%s', (_label, overrides, check) => {
     const plan = buildQemuLaunchPlan(spec(overrides), HOST);
     check(plan.argv, plan.file);
@@ -214,6 +254,18 @@ describe('buildQemuLaunchPlan', () => {
     ['uppercase MAC', { nics: [{ tap: 't0', mac: '02:AA:00:00:00:01' }] }, /nics\[0\].mac/],
     ['long runDir', { runDir: `/${'r'.repeat(100)}` }, /runDir is too long/],
     ['netns', { netns: 'ns;rm' }, /netns must match/],
+    [
+      'relative memory file',
+      { memoryFile: { path: 'memory', shared: true } },
+      /memoryFile.path must be an absolute/,
+    ],
+    [
+      'memory file sharing',
+      { memoryFile: { path: '/m', shared: 'yes' } },
+      /memoryFile.shared must be true or false/,
+    ],
+    ['memory file', { memoryFile: '/m' }, /memoryFile must be an object/],
+    ['incoming', { incoming: 'defer' }, /incoming must be true or false/],
     ['not an object', null, /spec must be an object/],
   ])('refuses a bad %s with bad_request naming the field', (_label, overrides, message) => {
     const bad = overrides === null ? null : { ...spec(), ...(overrides as object) };
