@@ -616,7 +616,8 @@ export function savedInfo(entry: SavedEntry): SavedInfo {
     memoryMib: m.shape.memoryMib,
     diskBytes: m.shape.workDiskBytes,
     createdAt: m.createdAt,
-    ...(m.source ? { sourceVm: m.source.vm } : {}),
+    ...(m.source && m.kind === 'snapshot' ? { sourceVm: m.source.vm } : {}),
+    guestBootId: m.guest.bootId,
     dir: entry.dir,
   };
 }

@@ -33,6 +33,8 @@ export interface SavedInfo {
   createdAt: string;
   /** Snapshots: the VM it was taken of. */
   sourceVm?: string;
+  /** The saved guest's kernel boot id: every VM restored from it reports this one too. */
+  guestBootId: string;
   dir: string;
 }
 
