@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     await ensurePrivateDir(dir);
   }
   try {
-    await acquireInstanceLock(layout.runtimeDir);
+    await acquireInstanceLock(layout.runtimeDir, layout.daemonSocket);
   } catch (err) {
     if (err instanceof BangerError && err.code === 'conflict') {
       process.stderr.write(`bangerd: ${err.message}; exiting\n`);
