@@ -4,12 +4,14 @@
  * exporting a Metric and add it here.
  */
 import { createReady } from './create-ready.js';
+import { createWarm } from './create-warm.js';
 import { execTrue } from './exec-true.js';
 import { fcKernelBoot } from './fc-kernel-boot.js';
 import { idleMemory } from './idle-memory.js';
 import type { Metric } from './metric.js';
 import { parallel4 } from './parallel-4.js';
 import { runTrue } from './run-true.js';
+import { runTrueWarm } from './run-true-warm.js';
 import { shipRepo } from './ship-repo.js';
 
 export const METRICS: readonly Metric[] = [
@@ -20,6 +22,9 @@ export const METRICS: readonly Metric[] = [
   idleMemory,
   shipRepo,
   fcKernelBoot,
+  // Warm starts last: each makes its template first and removes it when done.
+  runTrueWarm,
+  createWarm,
 ];
 
 export type { BenchContext, Metric } from './metric.js';

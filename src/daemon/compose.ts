@@ -190,19 +190,21 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
   let stopping: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => (stopping = resolve));
   const vmBase = vmHandlers(vms, workspaces);
+  const imageBase = imageHandlers({ kernels, images, records, catalog });
   const handlers: Record<string, Handler> = {
     ...vmBase,
     ...workspaceHandlers(workspaces),
     // After vmBase: its vm.show gives way to one that adds the VM's forwards.
     ...vmAccessHandlers({ vms, forwarder, ssh, show: vmBase['vm.show'] }),
     ...kernelHandlers({ kernels, images, records, catalog }),
-    ...imageHandlers({ kernels, images, records, catalog }),
+    ...imageBase,
     ...imagePullHandlers({ kernels, images, records, ...catalog }),
     ...warmHandlers({
       vms,
       warm,
       config: currentConfig,
-      imageDelete: imageHandlers({ kernels, images, records, catalog })['image.delete'],
+      // After imageBase: its image.delete gives way to one that minds snapshots and templates.
+      imageDelete: imageBase['image.delete'],
     }),
     ...daemonHandlers({ layout, requestStop: () => stopping?.() }),
     doctor: async (call) => {

@@ -449,6 +449,7 @@ export class VmService implements TemplateBooter {
     const vm = this.resolve(ref);
     return this.locks.run(vm.id, async () => {
       const info = this.info(vm);
+      this.pending.delete(vm.id);
       await this.killLocked(vm);
       await this.deps.network?.detach(vm);
       await removeVmFiles(vmPaths(this.deps.layout, vm.id));
@@ -743,11 +744,18 @@ export class VmService implements TemplateBooter {
       await this.locks.run(vm.id, async () => {
         const paths = vmPaths(this.deps.layout, vm.id);
         this.deps.records.update(vm.id, { state: 'starting' });
-        const live = await bootVm(vm, paths, this.bootDeps(), {
-          progress: ctx.progress,
-          signal: ctx.signal,
-          memoryFile: { path: request.memoryFile, shared: true },
-        });
+        let live: LiveVm;
+        try {
+          live = await bootVm(vm, paths, this.bootDeps(), {
+            progress: ctx.progress,
+            signal: ctx.signal,
+            memoryFile: { path: request.memoryFile, shared: true },
+          });
+        } catch (err) {
+          // The VM goes with its files: keep its console log where the hint can point.
+          const kept = await preserveConsoleLog(this.deps.layout, paths, `${vm.name}-${vm.id}`);
+          throw withConsoleHint(err, paths, kept);
+        }
         try {
           await save(vm, live, paths);
         } finally {

@@ -143,16 +143,25 @@ export class WarmService {
       await this.store.remove(entry);
     }
     if (!stale && !this.deps.config().warm.auto) return undefined;
-    const entry = await this.build(
-      {
-        image: request.image,
-        vcpus: request.vcpus,
-        memoryMib: request.memoryMib,
-        workDiskBytes: request.ephemeral ? 0 : request.workDiskBytes,
-      },
-      ctx,
-    );
-    return this.toPick(entry);
+    try {
+      const entry = await this.build(
+        {
+          image: request.image,
+          vcpus: request.vcpus,
+          memoryMib: request.memoryMib,
+          workDiskBytes: request.ephemeral ? 0 : request.workDiskBytes,
+        },
+        ctx,
+      );
+      return this.toPick(entry);
+    } catch (err) {
+      // A template this VM did not ask for must not cost it its start: it boots instead.
+      if (ctx.signal?.aborted) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      ctx.notice?.(`banger: could not warm ${request.image} (${reason}); booting instead`);
+      this.deps.logger.warn('template build failed', { image: request.image, error: reason });
+      return undefined;
+    }
   }
 
   /** Templates of the image and size that fit the request, the best first. */

@@ -169,7 +169,7 @@ export class QemuInstance implements VmmInstance {
       if (!this.qmp.isClosed)
         await this.qmp.execute('quit', undefined, { timeoutMs: 1000 }).catch(() => undefined);
       const deadline = Date.now() + QUIT_GRACE_MS;
-      while (Date.now() < deadline && (await isProcessAlive(pid, startTime))) await sleep(20);
+      while (Date.now() < deadline && (await isProcessAlive(pid, startTime))) await sleep(5);
       if (await isProcessAlive(pid, startTime)) {
         this.reason ??= 'killed';
         await this.ops.killVmm({ vmId, pid, startTime });
