@@ -3,7 +3,7 @@
  * (no import side effects). Development and tests running as root get in-process privileged
  * operations; a system install hands them to bangerd-root (helper-ops.ts).
  */
-import { BangerError, ensurePrivateDir, type Logger } from '../base/index.js';
+import { BangerError, ensurePrivateDir, sha256Hex, type Logger } from '../base/index.js';
 import type { BangerConfig, Layout } from '../config/index.js';
 import { AgentClient } from '../guest/index.js';
 import { extractDirFromExt4, ImageStore } from '../images/index.js';
@@ -154,10 +154,13 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
       },
       async kernel(name) {
         const paths = await kernels.paths(name);
+        const manifest = await kernels.get(name);
         const bootFiles = { name: paths.name, vmlinux: paths.vmlinux, initrd: paths.initrd };
         return {
           name: paths.name,
           files: paths.initrd === undefined ? [paths.vmlinux] : [paths.vmlinux, paths.initrd],
+          // One digest of the sha256 of every file the kernel's manifest lists.
+          sha256: sha256Hex(JSON.stringify(manifest.files.map((f) => [f.name, f.sha256]))),
           bootFiles,
         };
       },

@@ -48,7 +48,8 @@ export interface SavedManifest {
   vmmVersion?: string | undefined;
   accel: Accel;
   image: { name: string; sha256: string; rootfs: SavedFile };
-  kernel: { name: string; files: SavedFile[] };
+  /** sha256: one digest of the sha256 of every file in the kernel's manifest. */
+  kernel: { name: string; sha256?: string | undefined; files: SavedFile[] };
   shape: SavedShape;
   /** launchShape() of the saved VM's launch. */
   launch: string;

@@ -28,7 +28,7 @@ describe('SavedStates', () => {
     await fs.writeFile(path.join(root, 'img', 'vmlinux'), 'kernel');
     now = {
       image: { name: 'img', sha256: 'a'.repeat(64), rootfs: path.join(root, 'img', 'rootfs.ext4') },
-      kernel: { name: 'k', files: [path.join(root, 'img', 'vmlinux')] },
+      kernel: { name: 'k', files: [path.join(root, 'img', 'vmlinux')], sha256: 'd'.repeat(64) },
       backend: 'qemu',
       vmmVersion: '7.2.22',
       accel: 'tcg',
@@ -57,7 +57,11 @@ describe('SavedStates', () => {
         sha256: now.image.sha256,
         rootfs: await externalFile(now.image.rootfs),
       },
-      kernel: { name: 'k', files: [await externalFile(now.kernel.files[0] ?? '')] },
+      kernel: {
+        name: 'k',
+        sha256: now.kernel.sha256,
+        files: [await externalFile(now.kernel.files[0] ?? '')],
+      },
       shape: { vcpus: 1, memoryMib: 512, workDiskBytes: 0 },
       launch: '{}',
       state: {
@@ -106,6 +110,9 @@ describe('SavedStates', () => {
     );
     expect(await store.staleReason(other, { ...now, vmmVersion: '8.0.0' })).toMatch(/7.2.22/);
     expect(await store.staleReason(other, { ...now, accel: 'kvm' })).toMatch(/under tcg/);
+    expect(
+      await store.staleReason(other, { ...now, kernel: { ...now.kernel, sha256: 'e'.repeat(64) } }),
+    ).toMatch(/kernel k changed/);
     await fs.writeFile(now.kernel.files[0] ?? '', 'new kernel');
     expect(await store.staleReason(other, now)).toMatch(/kernel file .* changed/);
     await fs.rm(now.image.rootfs);

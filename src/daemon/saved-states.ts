@@ -35,7 +35,7 @@ export interface SavedEntry {
 /** What the image and kernel are now, for checking a saved guest against them. */
 export interface CurrentArtifacts {
   image: { name: string; sha256: string; rootfs: string };
-  kernel: { name: string; files: string[] };
+  kernel: { name: string; files: string[]; sha256?: string | undefined };
   backend: string;
   vmmVersion?: string | undefined;
   accel: string;
@@ -179,6 +179,12 @@ export class SavedStates {
       return `image ${m.image.name} moved since it was saved`;
     if (m.kernel.name !== now.kernel.name)
       return `its kernel is ${m.kernel.name}, not ${now.kernel.name}`;
+    if (
+      m.kernel.sha256 !== undefined &&
+      now.kernel.sha256 !== undefined &&
+      m.kernel.sha256 !== now.kernel.sha256
+    )
+      return `kernel ${m.kernel.name} changed since it was saved`;
     const kernelFiles = m.kernel.files.map((f) => f.path);
     if (JSON.stringify(kernelFiles) !== JSON.stringify(now.kernel.files))
       return `kernel ${m.kernel.name} changed since it was saved`;

@@ -76,7 +76,13 @@ export async function prepareLaunch(
   const kernel = await deps.kernels.bootFiles(vm.kernel);
   const hasWorkDisk = await exists(paths.workDisk);
   const disks: DiskSpec[] = [
-    { id: 'root', path: paths.rootOverlay, format: 'qcow2', readOnly: false },
+    // QEMU roots are qcow2 overlays; Firecracker's are raw copies (createRootDisk made it).
+    {
+      id: 'root',
+      path: paths.rootOverlay,
+      format: deps.backend.kind === 'firecracker' ? 'raw' : 'qcow2',
+      readOnly: false,
+    },
   ];
   if (hasWorkDisk) disks.push({ id: 'work', path: paths.workDisk, format: 'raw', readOnly: false });
 

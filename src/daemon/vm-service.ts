@@ -749,7 +749,11 @@ export class VmService implements TemplateBooter {
           live = await bootVm(vm, paths, this.bootDeps(), {
             progress: ctx.progress,
             signal: ctx.signal,
-            memoryFile: { path: request.memoryFile, shared: true },
+            // QEMU keeps a template's RAM in a file; Firecracker writes it out when it saves.
+            memoryFile:
+              this.deps.backend.kind === 'qemu'
+                ? { path: request.memoryFile, shared: true }
+                : undefined,
           });
         } catch (err) {
           // The VM goes with its files: keep its console log where the hint can point.

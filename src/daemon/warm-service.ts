@@ -38,7 +38,9 @@ import { requireRestore } from './vm-restore.js';
 /** The image and kernel of a VM as a saved guest needs them (with their digests). */
 export interface ArtifactDigests {
   image(name: string): Promise<{ name: string; sha256: string; rootfs: string; kernel: string }>;
-  kernel(name: string): Promise<{ name: string; files: string[]; bootFiles: KernelBootFiles }>;
+  kernel(
+    name: string,
+  ): Promise<{ name: string; files: string[]; sha256: string; bootFiles: KernelBootFiles }>;
 }
 
 /** What the VM service does for a template build: boot a VM of the shape, let `save` run. */
@@ -228,7 +230,7 @@ export class WarmService {
     const kernel = await this.deps.artifacts.kernel(image.kernel);
     return {
       image: { name: image.name, sha256: image.sha256, rootfs: image.rootfs },
-      kernel: { name: kernel.name, files: kernel.files },
+      kernel: { name: kernel.name, files: kernel.files, sha256: kernel.sha256 },
       backend: this.deps.backend.kind,
       vmmVersion: await this.deps.vmmVersion(),
       accel: await this.deps.chooseAccel(kernel.bootFiles),
@@ -246,7 +248,8 @@ export class WarmService {
       await fs.copyFile(root, paths.rootOverlay, fsc.COPYFILE_EXCL);
       await fs.chmod(paths.rootOverlay, 0o600);
     } else {
-      await createCowDisk({ base: root, dest: paths.rootOverlay, strategy: 'sparse-copy' });
+      // A raw root (Firecracker): copied the way the backend copies images (reflink or sparse).
+      await this.deps.backend.createRootDisk({ path: root, format: 'raw' }, paths.rootOverlay);
     }
     if (manifest.disks.work !== undefined) {
       await createCowDisk({
@@ -380,7 +383,7 @@ export class WarmService {
     const saved = await saveState({ dir: staged });
     await live.instance.kill();
     // The VMM is gone: its disks are exactly what the saved state expects. Move them in.
-    const rootName = isQcow2Root(paths) ? ROOT_FILE : ROOT_RAW_FILE;
+    const rootName = this.rootFileName();
     await fs.rename(paths.rootOverlay, path.join(staged, rootName));
     const hasWork = shape.workDiskBytes > 0;
     if (hasWork) await fs.rename(paths.workDisk, path.join(staged, WORK_FILE));
@@ -400,6 +403,7 @@ export class WarmService {
       },
       kernel: {
         name: now.kernel.name,
+        sha256: now.kernel.sha256,
         files: await Promise.all(now.kernel.files.map((f) => externalFile(f))),
       },
       shape: { vcpus: shape.vcpus, memoryMib: shape.memoryMib, workDiskBytes: shape.workDiskBytes },
@@ -485,7 +489,7 @@ export class WarmService {
     }
     const launch = await this.launchOf(paths);
     const now = await this.current(vm.image);
-    const rootName = isQcow2Root(paths) ? ROOT_FILE : ROOT_RAW_FILE;
+    const rootName = this.rootFileName();
     const hasWork = await exists(paths.workDisk);
     const staged = await this.store.stage('snapshot');
     let stopped = false;
@@ -533,7 +537,7 @@ export class WarmService {
         vmmVersion: now.vmmVersion,
         accel: now.accel as Accel,
         image: { name: now.image.name, sha256: now.image.sha256, rootfs: files.rootfs },
-        kernel: { name: now.kernel.name, files: files.kernel },
+        kernel: { name: now.kernel.name, sha256: now.kernel.sha256, files: files.kernel },
         shape: {
           vcpus: vm.vcpus,
           memoryMib: vm.memoryMib,
@@ -580,6 +584,11 @@ export class WarmService {
     return savedInfo(entry);
   }
 
+  /** QEMU root disks are qcow2 overlays, Firecracker's raw copies: the backend made them. */
+  private rootFileName(): string {
+    return this.deps.backend.kind === 'qemu' ? ROOT_FILE : ROOT_RAW_FILE;
+  }
+
   /** The current image/kernel facts for a manifest (snapshots use them too). */
   async artifactsNow(image: string): Promise<CurrentArtifacts> {
     return this.current(image);
@@ -591,12 +600,6 @@ export class WarmService {
       kernel: await Promise.all(now.kernel.files.map((f) => externalFile(f))),
     };
   }
-}
-
-function isQcow2Root(paths: VmPaths): boolean {
-  // Banger made this disk itself (a qcow2 overlay for QEMU, a raw copy for Firecracker):
-  // its file name says which; the bytes of a guest-writable disk are never trusted for it.
-  return paths.rootOverlay.endsWith('.qcow2');
 }
 
 /** Runs `true` in the guest, so a restored VM's first command finds it in the page cache. */
