@@ -48,6 +48,8 @@
 #define SHUTDOWN_FALLBACK_MS 15000
 /* A FORWARD_OPEN whose connect has not finished by then fails with ETIMEDOUT. */
 #define CONNECT_TIMEOUT_MS 10000
+/* After a RESTORE that wrote files (machine-id, SSH host key), sync this much later. */
+#define RESTORE_SYNC_DELAY_MS 2000
 
 enum chan_kind { CH_EXEC = 0, CH_FORWARD = 1 };
 
@@ -102,6 +104,8 @@ static struct port_list ports_last, ports_now;
 static uint8_t ports_payload[12 + PORTS_MAX * PORTS_ENTRY_SIZE];
 static uint64_t shutdown_fallback_at;
 static int shutdown_kind;
+/* A restore wrote identity files: sync them at this time (0: nothing pending). */
+static uint64_t restore_sync_at;
 /* RESTORE over the unix test transport writes its files under this directory. */
 static const char *restore_root = "";
 
@@ -1076,17 +1080,10 @@ static void handle_restore(const struct frame *f)
 	}
 	put_frame(BP_RESTORE_DONE, 0, 0, out, n);
 	log_debug("restore: applied 0x%x, failed 0x%x", res.applied, res.failed);
-	if (res.wrote_files && tp.kind != TRANSPORT_UNIX) {
-		/* On disk soon, without holding up the answer (a child the loop reaps). */
-		flush_outq();
-		pid_t pid = fork();
-		if (pid == 0) {
-			/* A moment later: the user's first command should not share the vCPU with it. */
-			sleep_ms(2000);
-			sync();
-			_exit(0);
-		}
-	}
+	/* On disk soon, but not now: the user's first command should not share the vCPU with
+	 * the flush (the loop calls sync() when the time comes). */
+	if (res.wrote_files && tp.kind != TRANSPORT_UNIX)
+		restore_sync_at = now_ms() + RESTORE_SYNC_DELAY_MS;
 }
 
 /* PREPARE_SAVE: the host is about to save this guest. Blocks the loop (up to the timeout,
@@ -1396,6 +1393,11 @@ int main(int argc, char **argv)
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 		}
+		if (restore_sync_at) {
+			int left = now >= restore_sync_at ? 0 : (int)(restore_sync_at - now);
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+		}
 		if (shutdown_fallback_at) {
 			int left = now >= shutdown_fallback_at ? 0 : (int)(shutdown_fallback_at - now);
 			if (timeout < 0 || left < timeout)
@@ -1406,6 +1408,10 @@ int main(int argc, char **argv)
 			log_msg("poll: %s", strerror(errno));
 			sleep_ms(10);
 			continue;
+		}
+		if (restore_sync_at && now_ms() >= restore_sync_at) {
+			restore_sync_at = 0;
+			sync();
 		}
 		if (shutdown_fallback_at && now_ms() >= shutdown_fallback_at) {
 			log_msg("PID 1 did not shut down: calling reboot() directly");
