@@ -211,10 +211,11 @@ export class VmService implements TemplateBooter {
     }
     const vcpus = snapshot?.shape.vcpus ?? params.vcpu ?? config.vmDefaults.vcpu;
     const memoryMib = snapshot?.shape.memoryMib ?? params.memoryMib ?? config.vmDefaults.memoryMib;
+    // A snapshot without a work disk (of a `vm run --rm` VM) leaves the usual size on record.
     const diskBytes =
-      (snapshot?.shape.workDiskBytes || undefined) ??
-      params.diskBytes ??
-      config.vmDefaults.diskSizeBytes;
+      snapshot !== undefined && snapshot.shape.workDiskBytes > 0
+        ? snapshot.shape.workDiskBytes
+        : (params.diskBytes ?? config.vmDefaults.diskSizeBytes);
     const startsNow = params.start || options.forRun === true;
     const pick =
       snapshot ??
