@@ -42,6 +42,11 @@ fi
 
 step "npm dependencies"
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("banger needs Node.js >= 20.19 (found "+process.version+")"); process.exit(1) }'
+# better-sqlite3 compiles from source (its prebuilt binaries are on GitHub). node-gyp needs
+# Node's headers: use the ones installed with Node rather than downloading them.
+if [ -z "$(npm config get nodedir 2>/dev/null | grep -v '^undefined$')" ] && [ -f /usr/include/node/node.h ]; then
+  export npm_config_nodedir=/usr
+fi
 npm ci --no-audit --no-fund
 
 step "build"

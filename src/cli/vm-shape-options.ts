@@ -1,14 +1,15 @@
 /**
- * The flags that shape a new VM (name, image, size), shared by `vm create`, `vm run` and
+ * The flags that shape a new VM (name, image, VMM, NAT, size), shared by `vm create`, `vm run` and
  * `vm set`, and their translation into RPC parameters.
  */
-import type { Command } from 'commander';
-import { LIMITS, type VmSizeParams } from '../protocol/index.js';
+import { Option, type Command } from 'commander';
+import { LIMITS, type VmmKind, type VmSizeParams } from '../protocol/index.js';
 import { parseIntOption, parseSizeOption } from './parse-options.js';
 
 export interface VmShapeFlags {
   name?: string;
   image?: string;
+  vmm?: VmmKind;
   vcpu?: number;
   memory?: number;
   diskSize?: number;
@@ -38,11 +39,17 @@ export function addVmSizeOptions(cmd: Command, options: { disk?: boolean } = {})
   return cmd;
 }
 
-/** --name, --image and the size flags. */
+/** --name, --image, --vmm, --nat and the size flags. */
 export function addVmShapeOptions(cmd: Command): Command {
   cmd
     .option('--name <name>', 'name of the VM (default: a generated one)')
     .option('--image <image>', 'image to boot (default: config default_image)')
+    .addOption(
+      new Option('--vmm <vmm>', 'VMM backend for this VM (default: config vmm)').choices([
+        'qemu',
+        'firecracker',
+      ]),
+    )
     .option('--nat', 'give the VM outbound internet access through NAT (off by default)');
   return addVmSizeOptions(cmd);
 }
@@ -50,9 +57,10 @@ export function addVmShapeOptions(cmd: Command): Command {
 /** The RPC fields for the flags that were given. */
 export function vmShapeParams(
   flags: VmShapeFlags,
-): { name?: string; image?: string; nat?: boolean } & VmSizeParams {
-  const params: { name?: string; image?: string; nat?: boolean } & VmSizeParams = {};
+): { name?: string; image?: string; vmm?: VmmKind; nat?: boolean } & VmSizeParams {
+  const params: { name?: string; image?: string; vmm?: VmmKind; nat?: boolean } & VmSizeParams = {};
   if (flags.nat) params.nat = true;
+  if (flags.vmm !== undefined) params.vmm = flags.vmm;
   if (flags.name !== undefined) params.name = flags.name;
   if (flags.image !== undefined) params.image = flags.image;
   if (flags.vcpu !== undefined) params.vcpu = flags.vcpu;

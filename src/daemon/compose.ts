@@ -74,7 +74,7 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
           logger: logger.child({ module: 'helper' }),
         })
       : undefined;
-  const { backend } = await chooseVmmBackend({
+  const { backend, backends } = await chooseVmmBackend({
     setting: config.vmm,
     layout,
     kernels,
@@ -176,6 +176,7 @@ export async function composeDaemon({ layout, config, logger }: DaemonInputs): P
     kernels: kernelSource,
     images: imageSource,
     backend,
+    backends,
     agents,
     logger: logger.child({ module: 'vm' }),
     hooks: [fileSync, networking.network, ...vmAccessHooks({ forwarder, ssh })],

@@ -22,10 +22,12 @@ import type {
   VmRunParams,
   VmNetworkInfo,
   VmRunResult,
+  VmmKind,
 } from '../protocol/index.js';
 import { dnsLabelProblem } from '../network/index.js';
 import type { VmRecord, VmRecords } from '../store/index.js';
 import type { VmmBackend } from '../vmm/index.js';
+import { RefusingBackend } from './vmm-choice.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type {
   AccelChooser,
@@ -61,7 +63,10 @@ export interface VmServiceDeps {
   records: VmRecords;
   kernels: KernelSource;
   images: ImageSource;
+  /** The backend new VMs get (config `vmm`). */
   backend: VmmBackend;
+  /** The backend of each kind: a VM keeps the kind it was made with (default: just `backend`). */
+  backends?: Partial<Record<VmmKind, VmmBackend>> | undefined;
   agents: AgentConnector;
   chooseAccel: AccelChooser;
   logger: Logger;
@@ -176,6 +181,9 @@ export class VmService implements TemplateBooter {
     const { records } = this.deps;
     const config = this.deps.config();
     const ephemeral = options.ephemeral ?? false;
+    // `--vmm` picks a backend; one that cannot run here refuses before anything is made.
+    const backend = params.vmm === undefined ? this.deps.backend : this.backendOf(params.vmm);
+    if (backend instanceof RefusingBackend) backend.refuse();
     const snapshot =
       params.fromSnapshot === undefined
         ? undefined
@@ -217,9 +225,10 @@ export class VmService implements TemplateBooter {
         ? snapshot.shape.workDiskBytes
         : (params.diskBytes ?? config.vmDefaults.diskSizeBytes);
     const startsNow = params.start || options.forRun === true;
+    // Warm templates are made by (and for) the default backend.
     const pick =
       snapshot ??
-      (startsNow && this.deps.warm
+      (startsNow && this.deps.warm && backend === this.deps.backend
         ? await this.deps.warm.pick(
             {
               image: image.name,
@@ -243,7 +252,7 @@ export class VmService implements TemplateBooter {
           state: 'creating',
           image: image.name,
           kernel: image.kernel,
-          backend: this.deps.backend.kind,
+          backend: backend.kind,
           vcpus,
           memoryMib,
           diskBytes,
@@ -277,7 +286,7 @@ export class VmService implements TemplateBooter {
     options: { ephemeral: boolean },
   ): Promise<void> {
     const image = await this.deps.images.rootfs(vm.image);
-    await this.deps.backend.createRootDisk(
+    await this.backendFor(vm).createRootDisk(
       { path: image.path, format: image.format },
       paths.rootOverlay,
     );
@@ -319,7 +328,7 @@ export class VmService implements TemplateBooter {
           live = result;
           if (result.restored) restored = { sshHostKey: result.sshHostKey };
         } else {
-          live = await bootVm(current, paths, this.bootDeps(), ctx);
+          live = await bootVm(current, paths, this.bootDeps(vm), ctx);
         }
       } catch (err) {
         const kept = await preserveConsoleLog(
@@ -379,7 +388,7 @@ export class VmService implements TemplateBooter {
         vm,
         paths,
         { saved: pick.saved, launch: pick.launch, label: pick.label },
-        this.bootDeps(),
+        this.bootDeps(vm),
         ctx,
       );
       return { ...live, restored: true };
@@ -394,7 +403,7 @@ export class VmService implements TemplateBooter {
       await removeIfExists(paths.rootOverlay);
       await removeIfExists(paths.workDisk);
       await this.makeColdDisks(vm, paths, { ephemeral: vm.autoRemove });
-      const live = await bootVm(vm, paths, this.bootDeps(), ctx);
+      const live = await bootVm(vm, paths, this.bootDeps(vm), ctx);
       return { ...live, restored: false };
     }
   }
@@ -522,6 +531,7 @@ export class VmService implements TemplateBooter {
     if (params.diskBytes !== undefined) createParams.diskBytes = params.diskBytes;
     if (params.nat !== undefined) createParams.nat = params.nat;
     if (params.cold) createParams.cold = true;
+    if (params.vmm !== undefined) createParams.vmm = params.vmm;
 
     const t0 = performance.now();
     const vm = await this.create(createParams, ctx, { ephemeral: params.rm, forRun: true });
@@ -655,11 +665,9 @@ export class VmService implements TemplateBooter {
       if (current.state === 'paused') return current;
       const entry = this.runningEntry(current);
       const pause = entry.instance.pause?.bind(entry.instance);
-      if (!this.deps.backend.capabilities.pause || !pause) {
-        throw new BangerError(
-          'unavailable',
-          `the ${this.deps.backend.kind} backend cannot pause VMs`,
-        );
+      const backend = this.backendFor(current);
+      if (!backend.capabilities.pause || !pause) {
+        throw new BangerError('unavailable', `the ${backend.kind} backend cannot pause VMs`);
       }
       await pause();
       this.deps.logger.info('vm paused', { vm: vm.name });
@@ -747,12 +755,12 @@ export class VmService implements TemplateBooter {
         this.deps.records.update(vm.id, { state: 'starting' });
         let live: LiveVm;
         try {
-          live = await bootVm(vm, paths, this.bootDeps(), {
+          live = await bootVm(vm, paths, this.bootDeps(vm), {
             progress: ctx.progress,
             signal: ctx.signal,
             // QEMU keeps a template's RAM in a file; Firecracker writes it out when it saves.
             memoryFile:
-              this.deps.backend.kind === 'qemu'
+              this.backendFor(vm).kind === 'qemu'
                 ? { path: request.memoryFile, shared: true }
                 : undefined,
           });
@@ -846,7 +854,7 @@ export class VmService implements TemplateBooter {
   private async adopt(vm: VmRecord, paths: VmPaths): Promise<boolean> {
     const handles = await readHandles(paths);
     if (!handles) return false;
-    const instance = await this.deps.backend.adopt(handles);
+    const instance = await this.backendOf(handles.kind).adopt(handles);
     if (!instance) return false;
     try {
       // A paused guest's agent cannot answer: let it run for the handshake, then pause it again.
@@ -892,10 +900,23 @@ export class VmService implements TemplateBooter {
 
   // ---- internals -------------------------------------------------------------------------
 
-  private bootDeps() {
+  /** The backend of a kind: the VM's own, whatever config `vmm` says today. */
+  private backendOf(kind: VmmKind): VmmBackend {
+    const backend = this.deps.backends?.[kind] ?? this.deps.backend;
+    if (backend.kind !== kind) {
+      throw new BangerError('unavailable', `this daemon has no ${kind} backend`);
+    }
+    return backend;
+  }
+
+  private backendFor(vm: VmRecord): VmmBackend {
+    return this.backendOf(vm.backend === 'firecracker' ? 'firecracker' : 'qemu');
+  }
+
+  private bootDeps(vm: VmRecord) {
     return {
       layout: this.deps.layout,
-      backend: this.deps.backend,
+      backend: this.backendFor(vm),
       kernels: this.deps.kernels,
       agents: this.deps.agents,
       chooseAccel: this.deps.chooseAccel,

@@ -89,7 +89,8 @@ export class RefusingBackend implements VmmBackend {
     private readonly hint: string,
   ) {}
 
-  private refuse(): never {
+  /** Throws the refusal: why this backend cannot run here, and what works instead. */
+  refuse(): never {
     throw new BangerError('precondition_failed', this.reason, { hint: this.hint });
   }
 
@@ -111,15 +112,19 @@ export class RefusingBackend implements VmmBackend {
 }
 
 export interface VmmChoice {
+  /** The backend new VMs get (config `vmm`). */
   backend: VmmBackend;
+  /** The backend of each kind: a VM keeps the kind it was made with, and `--vmm` picks one. */
+  backends: Record<VmmKind, VmmBackend>;
   decision: VmmDecision;
   firecracker: FirecrackerHostProbe;
 }
 
 /**
  * Gathers the facts (Firecracker on this host, the KVM verdict, how disks are copied) and
- * builds the chosen backend. The KVM probe runs only when Firecracker could otherwise run:
- * it boots a kernel from the store under KVM once, and its verdict is cached.
+ * builds a backend of each kind: QEMU always works; Firecracker is real where it can run and a
+ * RefusingBackend (saying why) elsewhere. The KVM probe runs only when Firecracker could
+ * otherwise run: it boots a kernel from the store under KVM once, and its verdict is cached.
  */
 export async function chooseVmmBackend(options: {
   setting: VmmSetting;
@@ -130,10 +135,9 @@ export async function chooseVmmBackend(options: {
   ops?: VmmOps | undefined;
 }): Promise<VmmChoice> {
   const { layout, logger } = options;
-  const fc = options.setting === 'qemu' ? QEMU_ONLY : await probeFirecrackerHost();
+  const fc = await probeFirecrackerHost();
   let kvm: KvmFact = { accel: undefined, reason: 'not probed' };
-  if (options.setting !== 'qemu' && fc.problems.length === 0)
-    kvm = await kvmFact(options.kernels, layout);
+  if (fc.problems.length === 0) kvm = await kvmFact(options.kernels, layout);
   const decision = decideVmm(options.setting, fc, kvm);
   logger.info('vmm backend', { setting: options.setting, decision });
 
@@ -150,39 +154,30 @@ export async function chooseVmmBackend(options: {
       firecracker: host,
       logger: logger.child({ module: 'vmm-ops' }),
     });
-  if (decision.use === 'refuse')
-    return {
-      backend: new RefusingBackend(decision.kind, decision.reason, decision.hint),
-      decision,
-      firecracker: fc,
-    };
-  if (decision.use === 'firecracker' && host !== undefined) {
+  const qemu = new QemuBackend({ ops, logger: logger.child({ module: 'qemu' }) });
+  // What `--vmm firecracker` gets: the real backend where it can run, else a refusal that says why.
+  const fcAlone = decideVmm('firecracker', fc, kvm);
+  let firecracker: VmmBackend;
+  if (fcAlone.use === 'firecracker' && host !== undefined) {
     const cow = await chooseCowStrategy({ dir: layout.vmsDir });
     logger.info('firecracker disks', { strategy: cow.strategy, reason: cow.reason });
-    return {
-      backend: new FirecrackerBackend({
-        ops,
-        host,
-        cow,
-        logger: logger.child({ module: 'firecracker' }),
-      }),
-      decision,
-      firecracker: fc,
-    };
+    firecracker = new FirecrackerBackend({
+      ops,
+      host,
+      cow,
+      logger: logger.child({ module: 'firecracker' }),
+    });
+  } else {
+    firecracker = new RefusingBackend(
+      'firecracker',
+      fcAlone.use === 'refuse' ? fcAlone.reason : 'firecracker cannot run here',
+      WHAT_WORKS,
+    );
   }
-  return {
-    backend: new QemuBackend({ ops, logger: logger.child({ module: 'qemu' }) }),
-    decision,
-    firecracker: fc,
-  };
+  const backends: Record<VmmKind, VmmBackend> = { qemu, firecracker };
+  const backend = decision.use === 'refuse' ? firecracker : backends[decision.use];
+  return { backend, backends, decision, firecracker: fc };
 }
-
-/** With vmm = "qemu" the host is not probed for Firecracker at all. */
-const QEMU_ONLY: FirecrackerHostProbe = {
-  kvmDevice: false,
-  cgroupVersion: 2,
-  problems: ['config vmm = "qemu"'],
-};
 
 /** The KVM verdict for a kernel in the store (one Firecracker can boot, if any). */
 export async function kvmFact(kernels: KernelStore, layout: Layout): Promise<KvmFact> {

@@ -17,6 +17,7 @@ import {
 } from './validate.js';
 import { parseOptionalWorkspace, type WorkspaceSpec } from './workspace-params.js';
 import type { ForwardInfo } from './vm-access.js';
+import type { VmmKind } from './vm-launch.js';
 import {
   ARTIFACT_NAME_PATTERN,
   ARTIFACT_NAME_RULE,
@@ -56,6 +57,8 @@ export interface VmSizeParams {
 export interface VmCreateParams extends VmSizeParams {
   name?: string;
   image?: string;
+  /** The VMM for this VM (default: config `vmm`). */
+  vmm?: VmmKind;
   /** Outbound NAT for this VM (default off). */
   nat?: boolean;
   /** Start it right away (default true). */
@@ -69,6 +72,8 @@ export interface VmCreateParams extends VmSizeParams {
 export interface VmRunParams extends VmSizeParams {
   name?: string;
   image?: string;
+  /** The VMM for this VM (default: config `vmm`). */
+  vmm?: VmmKind;
   nat?: boolean;
   rm: boolean;
   /** Boot the kernel even when a warm template matches (docs/warm-start.md). */
@@ -191,18 +196,35 @@ function sizeParams(obj: Fields, field: string, out: VmSizeParams): void {
   if (diskBytes !== undefined) out.diskBytes = diskBytes;
 }
 
-function nameAndImage(obj: Fields, field: string, out: { name?: string; image?: string }): void {
+function nameAndImage(
+  obj: Fields,
+  field: string,
+  out: { name?: string; image?: string; vmm?: VmmKind },
+): void {
   const name = optStr(obj, 'name', field, VM_NAME_PATTERN, VM_NAME_RULE);
   if (name !== undefined) out.name = name;
   const image = optStr(obj, 'image', field, ARTIFACT_NAME_PATTERN, ARTIFACT_NAME_RULE);
   if (image !== undefined) out.image = image;
+  const vmm = optStr(obj, 'vmm', field, /^(qemu|firecracker)$/, 'must be "qemu" or "firecracker"');
+  if (vmm !== undefined) out.vmm = vmm as VmmKind;
 }
 
 export function parseVmCreateParams(value: unknown): VmCreateParams {
   const obj = asObject(value, 'params');
   onlyKeys(
     obj,
-    ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'start', 'nat', 'cold', 'fromSnapshot'],
+    [
+      'name',
+      'image',
+      'vcpu',
+      'memoryMib',
+      'diskBytes',
+      'start',
+      'nat',
+      'cold',
+      'fromSnapshot',
+      'vmm',
+    ],
     'params',
   );
   const out: VmCreateParams = { start: bool(obj, 'start', 'params', true) };
@@ -227,7 +249,19 @@ export function parseVmRunParams(value: unknown): VmRunParams {
   const obj = asObject(value, 'params');
   onlyKeys(
     obj,
-    ['name', 'image', 'vcpu', 'memoryMib', 'diskBytes', 'rm', 'exec', 'nat', 'workspace', 'cold'],
+    [
+      'name',
+      'image',
+      'vcpu',
+      'memoryMib',
+      'diskBytes',
+      'rm',
+      'exec',
+      'nat',
+      'workspace',
+      'cold',
+      'vmm',
+    ],
     'params',
   );
   const out: VmRunParams = {

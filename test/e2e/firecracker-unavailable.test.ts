@@ -40,3 +40,19 @@ describe('vmm = "firecracker" where Firecracker cannot run', () => {
     expect(JSON.parse((await home.ok(['vm', 'list', '--json'])).out)).toEqual([]);
   });
 });
+
+describe('--vmm firecracker where Firecracker cannot run', () => {
+  it('refuses that one VM, saying why, and QEMU VMs still run', async () => {
+    const vmsDir = path.join(home.stateDir, 'vms');
+    const before = existsSync(vmsDir) ? readdirSync(vmsDir) : [];
+    const r = await home.run(['vm', 'create', '--vmm', 'firecracker', '--name', 'fc-refused']);
+    expect(r.code).toBe(68);
+    expect(r.stderr).toContain('firecracker cannot run here');
+    expect(existsSync(vmsDir) ? readdirSync(vmsDir) : []).toEqual(before);
+    const bad = await home.run(['vm', 'create', '--vmm', 'xen']);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain('xen');
+    const qemu = await home.run(['vm', 'run', '--rm', '--vmm', 'qemu', '--', 'true']);
+    expect(qemu.code).toBe(0);
+  });
+});
