@@ -53,8 +53,8 @@ step "build"
 npm run build
 
 step "banger on PATH"
-ln -sf "$PWD/dist/src/cli/main.js" /usr/local/bin/banger
-echo "/usr/local/bin/banger -> $PWD/dist/src/cli/main.js"
+ln -sf "$PWD/dist/src/cli/banger.mjs" /usr/local/bin/banger
+echo "/usr/local/bin/banger -> $PWD/dist/src/cli/banger.mjs"
 
 step "default kernel"
 if banger kernel show debian >/dev/null 2>&1; then

@@ -3,6 +3,7 @@ import { chmodSync, existsSync } from 'node:fs';
 
 for (const entry of [
   'dist/src/cli/main.js',
+  'dist/src/cli/banger.mjs',
   'dist/src/daemon/main.js',
   'dist/src/helper/main.js',
   'dist/src/supervisor/main.js',

@@ -13,7 +13,7 @@ import { processesMentioning } from '../../test/support/leaks.js';
 import type { ChildResult, ChildSet } from './children.js';
 
 export function cliPath(): string {
-  return path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+  return path.join(packageRoot(), 'dist', 'src', 'cli', 'banger.mjs');
 }
 
 export interface CliOptions {

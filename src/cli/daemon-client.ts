@@ -6,15 +6,14 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BangerError, ensurePrivateDir, sleep, spawnChild } from '../base/index.js';
-import { loadConfig, type Layout } from '../config/index.js';
+import { loadConfig, packageRoot, type Layout } from '../config/index.js';
 import { call, connectUnix, startCall, type CallHandle, type CallOptions } from '../ipc/index.js';
 
 const START_TIMEOUT_MS = 20_000;
 
 function daemonEntry(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'daemon', 'main.js');
+  return path.join(packageRoot(), 'dist', 'src', 'daemon', 'main.js');
 }
 
 async function socketAnswers(socketPath: string): Promise<boolean> {

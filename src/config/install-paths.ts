@@ -44,7 +44,7 @@ export function entryPoints(libDir: string): {
 } {
   const at = (relative: string): string => path.join(libDir, 'dist', 'src', relative);
   return {
-    cli: at('cli/main.js'),
+    cli: at('cli/banger.mjs'),
     daemon: at('daemon/main.js'),
     helper: at('helper/main.js'),
     supervisor: at('supervisor/main.js'),

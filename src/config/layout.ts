@@ -5,6 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 
 export type InstallMode = 'user' | 'system';
 
@@ -90,12 +91,32 @@ export function sysPath(root: string, relative: string): string {
   return path.join(root, relative);
 }
 
-/** The repository (or install) root: dist/src/config/layout.js -> three levels up. */
+let root: string | undefined;
+
+/**
+ * The repository (or install) root: the nearest directory above this file whose package.json
+ * is banger's. Found by walking up, so it holds from source (src/config), from the build
+ * (dist/src/config) and from the bundled CLI (dist/src/cli/banger.mjs) alike.
+ */
 export function packageRoot(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // Running from source (vitest): src/config; from the build: dist/src/config.
-  const up = here.includes(`${path.sep}dist${path.sep}`) ? ['..', '..', '..'] : ['..', '..'];
-  return path.resolve(here, ...up);
+  if (root !== undefined) return root;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: unknown;
+      };
+      if (pkg.name === 'banger') return (root = dir);
+    } catch {
+      /* no package.json here: keep walking up */
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir)
+      throw new Error(
+        'banger: cannot find its own package.json above ' + fileURLToPath(import.meta.url),
+      );
+    dir = parent;
+  }
 }
 
 export function resolveLayout(inputs: LayoutInputs = {}): Layout {

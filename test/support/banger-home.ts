@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
-export const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'banger.mjs');
 export const DAEMON = path.join(REPO_ROOT, 'dist', 'src', 'daemon', 'main.js');
 
 export interface RunResult {

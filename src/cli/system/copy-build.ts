@@ -17,7 +17,7 @@ export interface CopyStats {
 /** What a build must contain before it can be installed. */
 export const REQUIRED_BUILD_FILES = [
   'package.json',
-  'dist/src/cli/main.js',
+  'dist/src/cli/banger.mjs',
   'dist/src/daemon/main.js',
   'dist/src/helper/main.js',
   'dist/src/supervisor/main.js',
