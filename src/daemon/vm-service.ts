@@ -39,6 +39,7 @@ import type {
   VmNetworkPort,
 } from './ports.js';
 import { bootVm, type LiveVm } from './vm-boot.js';
+import { VmHooks } from './vm-hooks.js';
 import { clockOnly, restoreVm } from './vm-restore.js';
 import type { WarmPick, WarmService, TemplateBooter, WarmContext } from './warm-service.js';
 import { runExec, type ExecIo } from './vm-exec.js';
@@ -106,7 +107,11 @@ export class VmService implements TemplateBooter {
   /** Saved guests chosen at create for a VM's first start. */
   private readonly pending = new Map<string, WarmPick>();
 
-  constructor(private readonly deps: VmServiceDeps) {}
+  private readonly hooks: VmHooks;
+
+  constructor(private readonly deps: VmServiceDeps) {
+    this.hooks = new VmHooks(deps.hooks ?? [], deps.logger);
+  }
 
   // ---- queries ---------------------------------------------------------------------------
 
@@ -363,9 +368,9 @@ export class VmService implements TemplateBooter {
         pid: live.instance.handles.pid,
         from: entry.restoredFrom,
       });
-      if (restored) await this.runRestoredHooks(started, restored);
-      await this.runHooks('started', started, live.agent);
-      await this.runBootedHooks(started, live.agent, ctx);
+      if (restored) await this.hooks.restored(started, restored);
+      await this.hooks.started(started, live.agent);
+      await this.hooks.booted(started, live.agent, ctx);
       return started;
     });
   }
@@ -464,7 +469,7 @@ export class VmService implements TemplateBooter {
       await this.deps.network?.detach(vm);
       await removeVmFiles(vmPaths(this.deps.layout, vm.id));
       this.deps.records.remove(vm.id);
-      await this.runHooks('deleted', vm);
+      await this.hooks.deleted(vm);
       this.deps.logger.info('vm deleted', { vm: vm.name, id: vm.id });
       return { ...info, state: 'deleted', pid: null };
     });
@@ -870,7 +875,7 @@ export class VmService implements TemplateBooter {
         state: paused ? 'paused' : 'running',
         bootId: agent.bootId,
       });
-      await this.runHooks('started', adopted, agent);
+      await this.hooks.started(adopted, agent);
       this.deps.logger.info('adopted running vm', {
         vm: vm.name,
         pid: handles.pid,
@@ -923,12 +928,7 @@ export class VmService implements TemplateBooter {
       logger: this.deps.logger,
       bootTimeoutMs: this.deps.config().bootTimeoutSeconds * 1000,
       network: this.deps.network?.prepareBoot.bind(this.deps.network),
-      extraKernelArgs: async (vm: VmRecord) => {
-        const args: string[] = [];
-        for (const hooks of this.deps.hooks ?? [])
-          args.push(...((await hooks.kernelArgs?.(vm)) ?? []));
-        return args;
-      },
+      extraKernelArgs: (vm: VmRecord) => this.hooks.kernelArgs(vm),
     };
   }
 
@@ -955,7 +955,7 @@ export class VmService implements TemplateBooter {
     if (this.live.get(id) === entry) this.live.delete(id);
     void removeRuntimeDir(vmPaths(this.deps.layout, id));
     const stopped = this.markStopped(id, lastError);
-    void this.runHooks('stopped', stopped);
+    void this.hooks.stopped(stopped);
     return stopped;
   }
 
@@ -971,49 +971,6 @@ export class VmService implements TemplateBooter {
       );
     }
     return { vm, agent: entry.agent };
-  }
-
-  /** The `booted` hooks: failures are logged and shown to the caller, never thrown. */
-  private async runBootedHooks(vm: VmRecord, agent: AgentSession, ctx: CallContext): Promise<void> {
-    for (const hooks of this.deps.hooks ?? []) {
-      try {
-        await hooks.booted?.(vm, agent, ctx);
-      } catch (err) {
-        this.deps.logger.warn('vm booted hook failed', { vm: vm.name, error: errorText(err) });
-        ctx.notice?.(`banger: warning: ${errorText(err)}`);
-      }
-    }
-  }
-
-  /** The `restored` hooks (the SSH host key pin): failures are logged, never thrown. */
-  private async runRestoredHooks(
-    vm: VmRecord,
-    identity: { sshHostKey?: { type: string; blob: string } | undefined },
-  ): Promise<void> {
-    for (const hooks of this.deps.hooks ?? []) {
-      try {
-        await hooks.restored?.(vm, identity);
-      } catch (err) {
-        this.deps.logger.warn('vm restored hook failed', { vm: vm.name, error: errorText(err) });
-      }
-    }
-  }
-
-  /** Calls one hook of every registered part; failures are logged, never thrown. */
-  private async runHooks(
-    which: 'started' | 'stopped' | 'deleted',
-    vm: VmRecord,
-    agent?: AgentSession,
-  ): Promise<void> {
-    for (const hooks of this.deps.hooks ?? []) {
-      try {
-        if (which === 'started' && agent) await hooks.started?.(vm, agent);
-        else if (which === 'stopped') await hooks.stopped?.(vm);
-        else if (which === 'deleted') await hooks.deleted?.(vm);
-      } catch (err) {
-        this.deps.logger.warn(`vm ${which} hook failed`, { vm: vm.name, error: errorText(err) });
-      }
-    }
   }
 
   private markStopped(id: string, lastError: string | null): VmRecord {

@@ -17,7 +17,8 @@ describe('vmm = "firecracker" where Firecracker cannot run', () => {
   beforeAll(async () => {
     previous = existsSync(configFile) ? await fs.readFile(configFile, 'utf8') : undefined;
     await fs.mkdir(path.dirname(configFile), { recursive: true, mode: 0o700 });
-    await fs.writeFile(configFile, `${previous ?? ''}\nvmm = "firecracker"\n`);
+    // A top-level key goes before any table the file already has.
+    await fs.writeFile(configFile, `vmm = "firecracker"\n${previous ?? ''}`);
     await home.stopDaemon();
   });
 

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { BangerHome, CLI } from '../support/banger-home.js';
 import { provisionDefaultArtifacts } from '../support/artifacts.js';
+import { freeLoopbackPort } from '../support/free-port.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,6 +22,11 @@ export async function setup(project: TestProject): Promise<void> {
     throw new Error(`e2e tests drive the built CLI; run \`npm run build\` first (${CLI} missing)`);
   if (process.getuid?.() !== 0) throw new Error('e2e tests boot VMs and need root (see README)');
   home = await BangerHome.create('bge-');
+  // Its own DNS port: the machine's own banger daemon (README step 1 left one running) holds
+  // the default 127.0.0.1:42069, and doctor rightly fails when the DNS server cannot listen.
+  await home.writeConfig(
+    `[network]\ndns_listen = "127.0.0.1:${String(await freeLoopbackPort())}"\n`,
+  );
   await provisionDefaultArtifacts(home);
   project.provide('e2eHome', home.root);
 }

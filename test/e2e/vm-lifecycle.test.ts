@@ -180,6 +180,7 @@ describe('refusals, before anything is made', () => {
     const cfgDir = path.join(home.root, 'config', 'banger');
     await fs.mkdir(cfgDir, { recursive: true });
     const cfg = path.join(cfgDir, 'config.toml');
+    const previous = await fs.readFile(cfg, 'utf8').catch(() => undefined);
     try {
       await fs.writeFile(cfg, '[vm_defaults]\ncpus = 2\n');
       const unknownKey = await home.run(['vm', 'list']);
@@ -190,7 +191,8 @@ describe('refusals, before anything is made', () => {
       expect(broken.code).toBe(64);
       expect(broken.stderr).toContain('does not parse as TOML');
     } finally {
-      await fs.rm(cfg, { force: true });
+      if (previous === undefined) await fs.rm(cfg, { force: true });
+      else await fs.writeFile(cfg, previous);
     }
   });
 });
