@@ -39,6 +39,8 @@ export class BenchHome {
       XDG_CACHE_HOME: path.join(root, 'cache'),
       XDG_RUNTIME_DIR: path.join(root, 'run'),
       NO_COLOR: '1',
+      // Never the machine's system install, whatever is installed here.
+      BANGER_MODE: 'user',
     };
     this.layout = resolveLayout({ env: this.env });
   }
