@@ -46,6 +46,8 @@ struct config {
 	char workdisk[256];
 	char handover[256];
 	char agent[256];
+	char transport[16]; /* banger.transport=virtio|vsock: the agent channel, skipping the search */
+	int poweroff_reboots; /* banger.poweroff=reboot: the VMM ends on a guest reboot (Firecracker) */
 	char iface[32];
 	char ssh_key[1024]; /* TYPE,BASE64: the host's key for /root/.ssh/authorized_keys */
 	int sshd;           /* start and keep sshd running (default 1; banger.sshd=0 turns it off) */
@@ -161,6 +163,10 @@ static void apply_arg(char *arg)
 		set_value(cfg.handover, sizeof(cfg.handover), arg, value);
 	else if (strcmp(arg, "banger.agent") == 0)
 		set_value(cfg.agent, sizeof(cfg.agent), arg, value);
+	else if (strcmp(arg, "banger.transport") == 0)
+		set_value(cfg.transport, sizeof(cfg.transport), arg, value);
+	else if (strcmp(arg, "banger.poweroff") == 0)
+		cfg.poweroff_reboots = strcmp(value, "reboot") == 0;
 	else if (strcmp(arg, "banger.iface") == 0)
 		set_value(cfg.iface, sizeof(cfg.iface), arg, value);
 	else if (strcmp(arg, "banger.ssh_key") == 0)
@@ -556,7 +562,18 @@ static void start_agent(void)
 			dup2(null, 0);
 			close(null);
 		}
-		char *argv[] = {agent_path, cfg.debug ? "--verbose" : NULL, NULL};
+		/* The backend knows the channel (vsock under Firecracker): no second spent looking. */
+		int known = strcmp(cfg.transport, "virtio") == 0 || strcmp(cfg.transport, "vsock") == 0;
+		char *argv[6];
+		int n = 0;
+		argv[n++] = agent_path;
+		if (known) {
+			argv[n++] = "--transport";
+			argv[n++] = cfg.transport;
+		}
+		if (cfg.debug)
+			argv[n++] = "--verbose";
+		argv[n] = NULL;
 		char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 				"HOME=/root", "LANG=C.UTF-8", NULL};
 		execve(agent_path, argv, envp);
@@ -629,7 +646,8 @@ static void __attribute__((noreturn)) power_down(int reboot_instead)
 		fail_log("cannot remount / read-only: %s", strerror(errno));
 	sync();
 	/* QEMU runs with -no-reboot, so a reboot ends the VM as well; the host decides. */
-	reboot(reboot_instead ? RB_AUTOBOOT : RB_POWER_OFF);
+	/* Firecracker has no ACPI power-off: it exits when the guest reboots (reboot=k). */
+	reboot(reboot_instead || cfg.poweroff_reboots ? RB_AUTOBOOT : RB_POWER_OFF);
 	fail_log("reboot() failed: %s", strerror(errno));
 	reboot(RB_AUTOBOOT);
 	reboot(RB_HALT_SYSTEM);

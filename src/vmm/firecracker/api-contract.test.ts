@@ -166,7 +166,7 @@ describe('every request the client sends conforms to the Firecracker spec', () =
         JSON.parse(made[i]!.body) as Record<string, unknown>;
       expect(body(2)).toEqual({ vcpu_count: 2, mem_size_mib: 512, smt: false });
       expect(body(3).boot_args).toBe(
-        'console=ttyS0 reboot=k panic=-1 pci=off quiet cryptomgr.notests=1 root=/dev/vda rw',
+        'console=ttyS0 reboot=k panic=-1 pci=off quiet cryptomgr.notests=1 banger.transport=vsock banger.poweroff=reboot root=/dev/vda rw',
       );
       expect(body(4)).toEqual({
         drive_id: 'root',

@@ -36,7 +36,8 @@ export const FIRECRACKER_FILES = {
 /**
  * Arguments the backend always puts first on the kernel command line: serial console,
  * reboot through the i8042 reset line (Firecracker exits when the guest reboots), reboot at
- * once on panic, no PCI scan (Firecracker's devices are virtio-mmio), no crypto self-tests.
+ * once on panic, no PCI scan (Firecracker's devices are virtio-mmio), no crypto self-tests,
+ * and banger-init's settings for this VMM.
  */
 export const FIRECRACKER_BASE_KERNEL_ARGS = [
   'console=ttyS0',
@@ -45,6 +46,10 @@ export const FIRECRACKER_BASE_KERNEL_ARGS = [
   'pci=off',
   'quiet',
   'cryptomgr.notests=1',
+  // banger-init: the agent channel is vsock (no second spent looking for a virtio port), and
+  // power-off is a reboot, the only guest exit Firecracker ends on.
+  'banger.transport=vsock',
+  'banger.poweroff=reboot',
 ] as const;
 
 export interface JailerHostInfo {
