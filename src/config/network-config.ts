@@ -16,6 +16,11 @@ export interface NetworkConfig {
   bridge: string;
   /** Where the daemon answers `<name>.vm` for the host. */
   dnsListen: { address: string; port: number };
+  /**
+   * How long the network stays up after its last VM stops: a burst of `vm run --rm` reuses
+   * it instead of making and removing the namespace, bridge and relay each time.
+   */
+  idleTeardownSeconds: number;
 }
 
 export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
@@ -24,6 +29,7 @@ export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
   loopbackRange: '127.64.0.0/16',
   bridge: 'bgbr0',
   dnsListen: { address: '127.0.0.1', port: 42069 },
+  idleTeardownSeconds: 30,
 };
 
 export const NETWORK_CONFIG_KEYS: readonly {
@@ -61,6 +67,12 @@ export const NETWORK_CONFIG_KEYS: readonly {
     type: 'string',
     default: '"127.0.0.1:42069"',
     doc: 'address:port where the daemon answers <name>.vm (UDP and TCP)',
+  },
+  {
+    key: 'network.idle_teardown_seconds',
+    type: 'integer',
+    default: '30',
+    doc: 'how long the network stays up after the last VM stops (0-3600; 0: at once); a stopped daemon removes an idle network',
   },
 ];
 
@@ -112,6 +124,11 @@ export function parseNetworkConfig(
         out.dnsListen = { address: m[1], port };
         break;
       }
+      case 'idle_teardown_seconds':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 3600)
+          throw bad(key, `must be an integer from 0 to 3600 (got ${JSON.stringify(v)})`);
+        out.idleTeardownSeconds = v;
+        break;
       default:
         throw bad(key, 'is not a known key');
     }

@@ -69,6 +69,9 @@ export function createNetworking(options: {
       });
     },
     async stop() {
+      await network.shutdown().catch((err: unknown) => {
+        logger.warn('network shutdown failed', { error: String(err) });
+      });
       await dns.close();
     },
     doctor: () =>

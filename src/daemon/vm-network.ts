@@ -2,8 +2,10 @@
  * VM networking in the daemon: address leases, banger's bridge (in its own namespace when
  * isolated), one tap per running VM, the guests' DNS relay, NAT rules and the NAT uplink, the
  * `.vm` records, and (isolated mode) the automatic port forwards from each VM's loopback
- * address. The network exists while at least one VM is starting or running and is torn down
- * with the last one, so an idle banger leaves nothing in the kernel.
+ * address. The network exists while at least one VM is starting or running, and for
+ * `network.idle_teardown_seconds` after the last one stops (a burst of `vm run --rm` reuses
+ * it); then, or when the daemon stops with no VM running, it is torn down, so an idle banger
+ * leaves nothing in the kernel.
  *
  * Network-wide steps (bring up, tear down, taps, NAT sync) run one at a time; every privileged
  * step goes through NetworkOps.
@@ -97,6 +99,8 @@ export class VmNetwork implements VmLifecycleHooks {
   private readonly forwards = new Map<string, { close(): Promise<void> }>();
   private state: NetworkState | undefined;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Pending teardown of an idle network (see idleTeardown). */
+  private idleTimer: NodeJS.Timeout | undefined;
   /**
    * From init to the end of sweep: VMs are being adopted one by one, and network-wide steps
    * (NAT sync, uplink, teardown) wait for sweep, which sees them all. Synced per VM, the first
@@ -229,6 +233,7 @@ export class VmNetwork implements VmLifecycleHooks {
       ) {
         lease = this.allocate(vm.id, lease?.nat ?? false);
       }
+      this.cancelIdleTeardown();
       await this.ensureUp(settings);
       const tap = tapName(vm.id);
       await this.deps.ops.createTap({ netns: settings.netns, bridge: settings.bridge, tap });
@@ -298,9 +303,42 @@ export class VmNetwork implements VmLifecycleHooks {
       const netns = this.state?.netns;
       if (this.state) await this.deps.ops.deleteTap({ netns, tap: tapName(vm.id) });
       if (this.adopting) return;
-      if (this.active.size === 0) await this.teardown();
+      if (this.active.size === 0) await this.idleTeardown();
       else if (wasActive) await this.syncNat();
     });
+  }
+
+  /** Daemon shutdown: an idle network goes now; one with running VMs stays (they keep running). */
+  async shutdown(): Promise<void> {
+    this.cancelIdleTeardown();
+    await this.serial(async () => {
+      if (this.active.size === 0) await this.teardown();
+    });
+  }
+
+  /** No VM runs: tear the network down after the configured idle time (at once for 0). */
+  private async idleTeardown(): Promise<void> {
+    const seconds = this.deps.config().network.idleTeardownSeconds;
+    if (seconds === 0) {
+      await this.teardown();
+      return;
+    }
+    this.cancelIdleTeardown();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      void this.serial(async () => {
+        if (this.active.size === 0) await this.teardown();
+      }).catch((err: unknown) => {
+        this.deps.logger.warn('idle network teardown failed', { error: String(err) });
+      });
+    }, seconds * 1000);
+    this.idleTimer.unref();
+  }
+
+  private cancelIdleTeardown(): void {
+    if (this.idleTimer === undefined) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   private settings(): Settings {

@@ -184,7 +184,8 @@ describe.each(['isolated', 'bridged'] as const)('%s networking', (mode) => {
       `--pid-file=${path.join(home.root, 'dnsmasq.pid')}`,
       '--server=/vm/127.0.0.1#42069',
     ]);
-    await home.writeConfig(`[network]\nmode = "${mode}"\n`);
+    // A short linger: the churn test sees the network outlive its last VM, then go.
+    await home.writeConfig(`[network]\nmode = "${mode}"\nidle_teardown_seconds = 5\n`);
     // The daemon first, inside the namespace: every CLI call below then runs there too.
     await home.startDaemonIn(ns.name);
     await provisionDefaultArtifacts(home);
@@ -435,11 +436,13 @@ describe.each(['isolated', 'bridged'] as const)('%s networking', (mode) => {
         await Promise.all(names.map((name) => home.ok(['vm', 'delete', name])));
         for (const name of names) expect(await dig(`${name}.vm`)).toContain('NXDOMAIN');
       }
-      // beta is the last VM: the network goes with it.
+      // beta is the last VM: the network lingers for idle_teardown_seconds, then goes.
       expect(await bridgeLinks()).toEqual([`bg-${(await vmId('beta')) ?? '?'}`, 'bgbr0']);
       await home.ok(['vm', 'delete', 'beta']);
+      expect(await bridgeLinks()).toEqual(['bgbr0']);
       const own = bangerNetns();
       if (own) await expect.poll(() => netnsNames().includes(own), poll).toBe(false);
+      await expect.poll(() => bridgeLinks(), poll).toEqual([]);
       if (own) expect(await netnsPids(own)).toEqual([]);
       expect((await ns.ok(['ip', '-br', 'link'])).match(/^bg/m)).toBeNull();
       expect(await ns.ok(['nft', 'list', 'ruleset'])).not.toContain('banger');
