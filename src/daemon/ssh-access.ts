@@ -3,25 +3,28 @@
  * boot (a `banger.ssh_key=TYPE,BASE64` kernel argument that banger-init writes), the guest's
  * host key is read through the agent and pinned in banger's own known_hosts on first use
  * (a changed key is refused naming the VM), and connections to the guest's port 22 ride the
- * agent channel. Entries leave known_hosts when their VM is deleted.
+ * agent channel. Entries leave known_hosts when their VM is deleted. banger-init starts sshd
+ * on demand and makes no host key at boot: a guest without one gets a key banger makes,
+ * through the agent, before banger first reads it.
  */
 import type { Duplex, Readable } from 'node:stream';
 import { BangerError, sleep, type Logger } from '../base/index.js';
 import type { Layout } from '../config/index.js';
 import {
   ensureInstallKey,
+  generateSshHostKey,
   KnownHosts,
   parseSshPublicKey,
   type HostKeyCheck,
   type InstallKey,
   type SshPublicKey,
 } from '../guest/index.js';
-import type { SshPrepareResult } from '../protocol/index.js';
+import { RestorePart, type SshPrepareResult } from '../protocol/index.js';
 import type { VmRecord } from '../store/index.js';
 import type { AgentSession, VmLifecycleHooks } from './ports.js';
 
 const GUEST_HOST_KEY = '/etc/ssh/ssh_host_ed25519_key.pub';
-/** On a first boot the guest makes its host key and starts sshd just after the agent. */
+/** How long a key file being written (or a port 22 not yet listening) is waited for. */
 const SSHD_WAIT_MS = 20_000;
 const RETRY_MS = 200;
 
@@ -145,30 +148,60 @@ export class SshAccess {
     signal: AbortSignal | undefined,
   ): Promise<SshPublicKey> {
     const deadline = Date.now() + SSHD_WAIT_MS;
+    let gaveKey = false;
     for (;;) {
       const exec = await agent.exec({ argv: ['cat', GUEST_HOST_KEY] });
       exec.stdin.end();
       exec.stderr.resume();
       const [text, exit] = await Promise.all([readSmall(exec.stdout, 16_384), exec.exit]);
-      if (exit.kind === 'exited' && exit.code === 0) {
-        try {
-          return parseSshPublicKey(text, `the SSH host key of VM ${vm.name}`);
-        } catch (err) {
-          // A key file being written right now reads short: try again until the deadline.
-          if (Date.now() > deadline) throw err;
+      if (exit.kind !== 'exited' || exit.code !== 0) {
+        // No key yet (sshd makes one only on its first connection): banger gives it one.
+        if (!gaveKey && (await this.giveHostKey(vm, agent))) {
+          gaveKey = true;
+          continue;
         }
-      }
-      if (Date.now() > deadline || signal?.aborted) {
         throw new BangerError(
           'precondition_failed',
           `VM ${vm.name} has no SSH host key (${GUEST_HOST_KEY})`,
           {
-            hint: `banger-init makes it at boot when the image has openssh-server; see banger vm logs ${vm.name}`,
+            hint: `the image needs openssh-server (/usr/sbin/sshd and /etc/ssh); see banger vm logs ${vm.name}`,
           },
         );
       }
+      try {
+        return parseSshPublicKey(text, `the SSH host key of VM ${vm.name}`);
+      } catch (err) {
+        // A key file being written right now reads short: try again until the deadline.
+        if (Date.now() > deadline || signal?.aborted) throw err;
+      }
       await sleep(RETRY_MS);
     }
+  }
+
+  /**
+   * A guest without a host key yet gets one banger makes (native speed, where ssh-keygen in
+   * the guest costs emulated seconds), written through the agent as a restored guest's is.
+   * The caller reads it back, so a key the guest made meanwhile wins. False when the guest
+   * cannot take one (no /etc/ssh, or an agent without capability `restore`).
+   */
+  private async giveHostKey(vm: VmRecord, agent: AgentSession): Promise<boolean> {
+    if (agent.restore === undefined || !(agent.capabilities ?? []).includes('restore')) {
+      return false;
+    }
+    const key = generateSshHostKey();
+    const done = await agent.restore(
+      { sshHostKey: { privateKey: key.privateKey, publicKey: key.publicLine } },
+      { timeoutMs: 15_000 },
+    );
+    const given = (done.applied & RestorePart.sshHostKey) !== 0;
+    if (given) this.deps.logger.info('gave the VM an SSH host key', { vm: vm.name });
+    else if (done.failed !== 0) {
+      this.deps.logger.warn('could not give the VM an SSH host key', {
+        vm: vm.name,
+        failures: done.failures,
+      });
+    }
+    return given;
   }
 }
 

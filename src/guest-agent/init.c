@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "netcfg.h"
+#include "sshd-socket.h"
 #include "util.h"
 
 #define AGENT_BACKOFF_MIN_MS 100
@@ -34,9 +37,6 @@
 #define KILL_GRACE_MS 2000
 #define RESOLV_MARKER "# Written by banger-init"
 #define RESOLV_RUN "/run/banger/resolv.conf"
-#define SSHD_PATH "/usr/sbin/sshd"
-#define SSH_KEYGEN_PATH "/usr/bin/ssh-keygen"
-#define SSH_HOST_KEY "/etc/ssh/ssh_host_ed25519_key"
 
 struct config {
 	char hostname[65];
@@ -50,7 +50,7 @@ struct config {
 	int poweroff_reboots; /* banger.poweroff=reboot: the VMM ends on a guest reboot (Firecracker) */
 	char iface[32];
 	char ssh_key[1024]; /* TYPE,BASE64: the host's key for /root/.ssh/authorized_keys */
-	int sshd;           /* start and keep sshd running (default 1; banger.sshd=0 turns it off) */
+	int sshd;           /* sshd on demand on port 22 (default 1; banger.sshd=0 turns it off) */
 	int debug;
 };
 
@@ -61,11 +61,8 @@ static uint64_t agent_started_at;
 static unsigned agent_backoff = AGENT_BACKOFF_MIN_MS;
 static uint64_t agent_restart_at; /* 0: not pending */
 static char agent_path[PATH_MAX];
-/* sshd is supervised like the agent: restarted with the same backoff when it dies. */
-static pid_t sshd_pid = -1;
-static uint64_t sshd_started_at;
-static unsigned sshd_backoff = AGENT_BACKOFF_MIN_MS;
-static uint64_t sshd_restart_at; /* 0: not pending */
+/* Port 22, served by `sshd -i` per connection (sshd-socket.c); -1 when not listening. */
+static struct sshd_socket ssh_socket = {.fd = {-1, -1}};
 
 #define fail_log(...) log_msg(__VA_ARGS__)
 
@@ -422,83 +419,7 @@ static void setup_ssh_key(void)
 	close(fd);
 }
 
-/* Runs argv to completion (used before sshd starts); its exit status or -1. */
-static int run_wait(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-		execve(argv[0], argv, envp);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void reset_signals_for_child(void);
-
-/*
- * sshd in the foreground (-D), so init notices when it dies and starts it again. Its host key
- * is made on first boot, in the child, after the agent is up: only ed25519, since an RSA key
- * costs seconds of emulated CPU under TCG (ssh-keygen -A would make one) and banger's ssh
- * client asks for ed25519 only.
- */
-static void start_sshd(void)
-{
-	sshd_restart_at = 0;
-	pid_t pid = fork();
-	if (pid < 0) {
-		fail_log("cannot fork sshd: %s", strerror(errno));
-		sshd_restart_at = now_ms() + sshd_backoff;
-		return;
-	}
-	if (pid == 0) {
-		reset_signals_for_child();
-		setsid();
-		int null = open("/dev/null", O_RDONLY);
-		if (null >= 0 && null != 0) {
-			dup2(null, 0);
-			close(null);
-		}
-		/* privilege separation directory, as the packaged service unit makes it */
-		if (mkdir("/run/sshd", 0755) < 0 && errno != EEXIST)
-			fail_log("cannot create /run/sshd: %s", strerror(errno));
-		if (access(SSH_HOST_KEY, F_OK) < 0) {
-			char *keygen[] = {SSH_KEYGEN_PATH, "-q", "-t", "ed25519", "-N", "", "-C", "",
-					  "-f", SSH_HOST_KEY, NULL};
-			if (run_wait(keygen) != 0)
-				fail_log("ssh-keygen could not make " SSH_HOST_KEY);
-		}
-		char *argv[] = {SSHD_PATH, "-D", NULL};
-		char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				"LANG=C.UTF-8", NULL};
-		execve(SSHD_PATH, argv, envp);
-		fail_log("cannot start %s: %s", SSHD_PATH, strerror(errno));
-		_exit(127);
-	}
-	sshd_pid = pid;
-	sshd_started_at = now_ms();
-}
-
-static void sshd_died(int status)
-{
-	if (now_ms() - sshd_started_at >= AGENT_STABLE_MS)
-		sshd_backoff = AGENT_BACKOFF_MIN_MS;
-	if (WIFSIGNALED(status))
-		fail_log("sshd killed by signal %d; restarting in %u ms", WTERMSIG(status), sshd_backoff);
-	else
-		fail_log("sshd exited with status %d; restarting in %u ms", WEXITSTATUS(status),
-			 sshd_backoff);
-	sshd_pid = -1;
-	sshd_restart_at = now_ms() + sshd_backoff;
-	sshd_backoff = sshd_backoff * 2 > AGENT_BACKOFF_MAX_MS ? AGENT_BACKOFF_MAX_MS
-							       : sshd_backoff * 2;
-}
 
 static int sshd_wanted(void)
 {
@@ -610,8 +531,8 @@ static void reap(void)
 			return;
 		if (pid == agent_pid)
 			agent_died(st);
-		else if (pid == sshd_pid)
-			sshd_died(st);
+		else
+			sshd_socket_reaped(pid);
 	}
 }
 
@@ -657,6 +578,30 @@ static void __attribute__((noreturn)) power_down(int reboot_instead)
 
 /* ---- main ------------------------------------------------------------------------------ */
 
+static void on_signal(int sig, int is_pid1)
+{
+	switch (sig) {
+	case SIGCHLD:
+		reap();
+		break;
+	case SIGUSR2:
+		if (is_pid1)
+			power_down(1);
+		break;
+	default:
+		/* SIGHUP means nothing to PID 1; a supervisor under another init stops on it */
+		if (is_pid1 && sig == SIGHUP)
+			break;
+		if (is_pid1)
+			power_down(0);
+		if (agent_pid > 0)
+			kill(agent_pid, SIGTERM);
+		_exit(0);
+	}
+}
+
+/* Signals (through a signalfd: they stay blocked), the agent's restart timer and, when
+ * listening, ssh connections. */
 static void supervise(int is_pid1)
 {
 	sigset_t set;
@@ -668,50 +613,32 @@ static void supervise(int is_pid1)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGHUP);
+	int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0) {
+		fail_log("signalfd: %s", strerror(errno));
+		for (;;)
+			pause();
+	}
 	for (;;) {
-		siginfo_t si;
-		int sig;
-		uint64_t next = agent_restart_at;
-		if (sshd_restart_at && (!next || sshd_restart_at < next))
-			next = sshd_restart_at;
-		if (next) {
+		int timeout = -1;
+		if (agent_restart_at) {
 			uint64_t now = now_ms();
-			uint64_t left = next > now ? next - now : 0;
-			struct timespec ts = {.tv_sec = (time_t)(left / 1000),
-					      .tv_nsec = (long)(left % 1000) * 1000000L};
-			sig = sigtimedwait(&set, &si, &ts);
-		} else {
-			sig = sigwaitinfo(&set, &si);
+			timeout = agent_restart_at > now ? (int)(agent_restart_at - now) : 0;
 		}
-		if (sig < 0) {
-			if (agent_restart_at && now_ms() >= agent_restart_at)
-				start_agent();
-			if (sshd_restart_at && now_ms() >= sshd_restart_at)
-				start_sshd();
-			continue;
+		struct pollfd pfd[3] = {{.fd = sigfd, .events = POLLIN},
+					{.fd = ssh_socket.fd[0], .events = POLLIN},
+					{.fd = ssh_socket.fd[1], .events = POLLIN}};
+		int r = poll(pfd, 3, timeout); /* negative fds are skipped */
+		if (r > 0 && (pfd[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				on_signal((int)si.ssi_signo, is_pid1);
 		}
-		switch (sig) {
-		case SIGCHLD:
-			reap();
-			break;
-		case SIGUSR2:
-			if (is_pid1)
-				power_down(1);
-			break;
-		default:
-			/* SIGHUP means nothing to PID 1; a supervisor under another init stops on it */
-			if (is_pid1 && sig == SIGHUP)
-				break;
-			if (is_pid1)
-				power_down(0);
-			if (agent_pid > 0)
-				kill(agent_pid, SIGTERM);
-			_exit(0);
-		}
+		for (int i = 1; r > 0 && i < 3; i++)
+			if (pfd[i].revents & POLLIN)
+				sshd_socket_accept(pfd[i].fd, reset_signals_for_child);
 		if (agent_restart_at && now_ms() >= agent_restart_at)
 			start_agent();
-		if (sshd_restart_at && now_ms() >= sshd_restart_at)
-			start_sshd();
 	}
 }
 
@@ -762,12 +689,12 @@ int main(void)
 		}
 		supervise(1);
 	}
+	/* Port 22 before "ready": a connection right after it finds sshd. Under banger.init the
+	 * image's own init runs its ssh service instead. */
+	if (sshd_wanted() && sshd_socket_open(&ssh_socket) < 0)
+		fail_log("sshd not available: nothing listens on port 22");
 	start_agent();
 	log_msg("ready");
-	/* After "ready": sshd (and its first-boot host key) must not delay the agent. Under
-	 * banger.init the image's own init runs its ssh service instead. */
-	if (sshd_wanted())
-		start_sshd();
 	supervise(1);
 	return 0;
 }

@@ -107,7 +107,7 @@ enum bp_stream { BP_STREAM_STDIN = 0, BP_STREAM_STDOUT = 1, BP_STREAM_STDERR = 2
 #define BP_REC_R_SSH_PUBLIC 'P'
 #define BP_REC_R_FAILURE 'F' /* RESTORE_DONE */
 /* SAVE_READY flags */
-#define BP_SAVE_SSHD 0x01    /* sshd was up (its host key made) */
+#define BP_SAVE_SSHD 0x01    /* no SSH host key was being made */
 #define BP_SAVE_TIMEOUT 0x02 /* gave up waiting for first-boot work */
 
 /* PORTS_WATCH interval bounds (ms); 0 stops the watch. */

@@ -1,4 +1,5 @@
 #include "restore.h"
+#include "sshd-socket.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,7 +30,6 @@
 #define RNDRESEEDCRNG_COMPAT _IO('R', 0x07)
 #define RESOLV_MARKER "# Written by banger-init"
 #define SSH_DIR "/etc/ssh"
-#define SSH_HOST_KEY SSH_DIR "/ssh_host_ed25519_key"
 
 static void fail(struct restore_result *res, uint32_t part, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -486,13 +487,17 @@ static int cmdline_has(const char *word)
 uint32_t prepare_save(unsigned timeout_ms)
 {
 	uint32_t flags = 0;
-	/* banger-init makes the host key and starts sshd after "ready": a save in the middle
-	 * would leave every clone finishing the same half-made key. */
-	if (access("/usr/sbin/sshd", X_OK) == 0 && !cmdline_has("banger.sshd=0")) {
+	/* banger-init makes the host key on the first ssh connection (sshd-socket.c): a save in
+	 * the middle would leave every clone finishing the same half-made key. */
+	if (access(SSHD_PATH, X_OK) == 0 && !cmdline_has("banger.sshd=0")) {
 		uint64_t end = now_ms() + timeout_ms;
-		while (access("/run/sshd.pid", F_OK) != 0 && now_ms() < end)
+		int lock = open(SSH_KEYGEN_LOCK, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		int free = lock < 0; /* no lock file: no key was ever being made */
+		while (!free && !(free = flock(lock, LOCK_EX | LOCK_NB) == 0) && now_ms() < end)
 			sleep_ms(20);
-		flags |= access("/run/sshd.pid", F_OK) == 0 ? BP_SAVE_SSHD : BP_SAVE_TIMEOUT;
+		if (lock >= 0)
+			close(lock);
+		flags |= free ? BP_SAVE_SSHD : BP_SAVE_TIMEOUT;
 	}
 	sync();
 	return flags;

@@ -448,7 +448,7 @@ export class AgentClient {
   }
 
   /**
-   * Asks the agent to finish first-boot work (sshd's host key) and sync, before the guest is
+   * Asks the agent to finish first-boot work (an SSH host key being made) and sync, before the guest is
    * saved (capability `restore`). Resolves with the SAVE_READY flags.
    */
   prepareSave(options: { timeoutMs?: number } = {}): Promise<number> {
