@@ -101,6 +101,8 @@ export class VmNetwork implements VmLifecycleHooks {
   private tail: Promise<unknown> = Promise.resolve();
   /** Pending teardown of an idle network (see idleTeardown). */
   private idleTimer: NodeJS.Timeout | undefined;
+  /** This daemon made or checked the bridge of `state` (ensureUp skips it while true). */
+  private bridgeChecked = false;
   /**
    * From init to the end of sweep: VMs are being adopted one by one, and network-wide steps
    * (NAT sync, uplink, teardown) wait for sweep, which sees them all. Synced per VM, the first
@@ -236,7 +238,19 @@ export class VmNetwork implements VmLifecycleHooks {
       this.cancelIdleTeardown();
       await this.ensureUp(settings);
       const tap = tapName(vm.id);
-      await this.deps.ops.createTap({ netns: settings.netns, bridge: settings.bridge, tap });
+      const createTap = (): Promise<void> =>
+        this.deps.ops.createTap({ netns: settings.netns, bridge: settings.bridge, tap });
+      await createTap().catch(async (err: unknown) => {
+        if (!this.bridgeChecked) throw err;
+        // The bridge this daemon made went away behind its back: make it again, once.
+        this.deps.logger.warn('tap failed on a checked bridge: making the network again', {
+          vm: vm.name,
+          error: String(err),
+        });
+        this.bridgeChecked = false;
+        await this.ensureUp(settings);
+        await createTap();
+      });
       this.active.set(vm.id, vm);
       // .vm names from the gateway; other names (REFUSED there) from the next server, which
       // a guest with NAT can reach: pasta's relay to the host resolver (isolated), or the
@@ -395,7 +409,23 @@ export class VmNetwork implements VmLifecycleHooks {
     const routes = await (this.deps.readRoutes ?? readHostRoutes)();
     checkSubnetAgainstRoutes(settings.subnet, routes, settings.bridge);
     const gateway = `${settings.gateway}/${String(settings.subnet.prefix)}`;
+    if (
+      this.bridgeChecked &&
+      state?.mode === settings.mode &&
+      state.bridge === settings.bridge &&
+      state.netns === settings.netns &&
+      state.gateway === gateway
+    ) {
+      // Made or checked by this daemon and unchanged since: every boot of a busy banger
+      // would otherwise pay four `ip` runs for nothing. A bridge removed behind banger's
+      // back fails the tap, and prepareBoot comes back here with the check on.
+      const relay = state.relay;
+      await this.ensureRelay(state, settings.gateway);
+      if (state.relay !== relay) await this.saveState();
+      return;
+    }
     await this.deps.ops.ensureBridge({ netns: settings.netns, bridge: settings.bridge, gateway });
+    this.bridgeChecked = true;
     const next: NetworkState = {
       mode: settings.mode,
       bridge: settings.bridge,
@@ -468,6 +498,7 @@ export class VmNetwork implements VmLifecycleHooks {
     // Isolated: the namespace goes with everything in it; bridged: the bridge and banger's table.
     await this.deps.ops.removeNetwork({ netns: state.netns, bridge: state.bridge });
     this.state = undefined;
+    this.bridgeChecked = false;
     await fs.rm(this.stateFile, { force: true });
     this.deps.logger.info('network torn down', { mode: state.mode });
   }

@@ -455,6 +455,24 @@ describe.each(['isolated', 'bridged'] as const)('%s networking', (mode) => {
     },
   );
 
+  it.runIf(ready)('makes its bridge again when it went away behind banger`s back', async () => {
+    await home.ok(['vm', 'create', '--name', 'gamma', '--memory', '256']);
+    const gammaTap = `bg-${(await vmId('gamma')) ?? '?'}`;
+    const own = bangerNetns();
+    const delBridge = ['ip', 'link', 'del', 'bgbr0'];
+    if (own) await run('ip', ['netns', 'exec', own, ...delBridge]);
+    else await ns.ok(delBridge);
+    expect(await bridgeLinks()).not.toContain('bgbr0');
+    // The next boot finds its tap cannot join the bridge, makes the bridge again, and runs.
+    const result = await home.ok(['vm', 'run', '--rm', '--memory', '256', '--', 'echo', 'ok']);
+    expect(result.out).toBe('ok\n');
+    expect(await bridgeLinks()).toContain('bgbr0');
+    const log = await fs.readFile(path.join(home.stateDir, 'bangerd.log'), 'utf8');
+    expect(log).toContain('tap failed on a checked bridge: making the network again');
+    await home.ok(['vm', 'delete', 'gamma']);
+    expect(await bridgeLinks()).not.toContain(gammaTap);
+  });
+
   it.runIf(ready)(
     'refuses a subnet too small or overlapping a host route, and a name that is no DNS label',
     async () => {
@@ -466,23 +484,30 @@ describe.each(['isolated', 'bridged'] as const)('%s networking', (mode) => {
       await refused(['vm', 'create', '--name', 'Bad_Name', '--no-start'], 'Bad_Name');
       await refused(['vm', 'create', '--name', `x${'y'.repeat(63)}`, '--no-start'], '63');
       await refused(['vm', 'create', '--name', 'dash-', '--no-start'], 'must not start or end');
-      await home.writeConfig(`[network]\nmode = "${mode}"\nsubnet = "10.213.0.0/29"\n`);
+      await home.writeConfig(
+        `[network]\nmode = "${mode}"\nidle_teardown_seconds = 5\nsubnet = "10.213.0.0/29"\n`,
+      );
       await refused(['vm', 'create', '--name', 'small', '--no-start'], '/8 to /28');
       // The "host" reaches 198.51.100.0/24 through tup0: guests there would shadow it.
-      await home.writeConfig(`[network]\nmode = "${mode}"\nsubnet = "198.51.100.0/24"\n`);
+      await home.writeConfig(
+        `[network]\nmode = "${mode}"\nidle_teardown_seconds = 5\nsubnet = "198.51.100.0/24"\n`,
+      );
       await refused(
         ['vm', 'create', '--name', 'overlap'],
         'overlaps the host route 198.51.100.0/24 (dev tup0)',
       );
-      await home.writeConfig(`[network]\nmode = "${mode}"\n`);
+      await home.writeConfig(`[network]\nmode = "${mode}"\nidle_teardown_seconds = 5\n`);
       for (const vm of JSON.parse((await home.ok(['vm', 'list', '--json'])).out) as {
         name: string;
       }[])
         await home.ok(['vm', 'delete', vm.name]);
-      expect((await ns.ok(['ip', '-br', 'link'])).match(/^bg/m)).toBeNull();
+      // After the network's idle linger (idle_teardown_seconds) nothing of banger's is left.
+      await expect
+        .poll(async () => (await ns.ok(['ip', '-br', 'link'])).match(/^bg/m), poll)
+        .toBeNull();
       expect(await ns.ok(['nft', 'list', 'ruleset'])).not.toContain('banger');
       const own = bangerNetns();
-      if (own) expect(netnsNames()).not.toContain(own);
+      if (own) await expect.poll(() => netnsNames(), poll).not.toContain(own);
       expect(leases()).toEqual([]);
     },
   );
