@@ -50,6 +50,8 @@
 #define CONNECT_TIMEOUT_MS 10000
 /* After a RESTORE that wrote files (machine-id, SSH host key), sync this much later. */
 #define RESTORE_SYNC_DELAY_MS 2000
+/* When a new watch sends its first report (see handle_ports_watch). */
+#define PORTS_FIRST_REPORT_MS 250
 
 enum chan_kind { CH_EXEC = 0, CH_FORWARD = 1 };
 
@@ -100,6 +102,8 @@ static int sigfd = -1;
 /* PORTS_WATCH: the interval (0: nobody watches), the next poll, the last report sent. */
 static unsigned ports_watch_ms;
 static uint64_t ports_next_at;
+/* The next poll reports whatever it finds (the first one of a watch). */
+static int ports_report_next;
 static struct port_list ports_last, ports_now;
 static uint8_t ports_payload[12 + PORTS_MAX * PORTS_ENTRY_SIZE];
 static uint64_t shutdown_fallback_at;
@@ -809,6 +813,8 @@ static void handle_ports_list(const struct frame *f)
 /* Polls now and then, and reports only changes: the first report of a watch always goes. */
 static void ports_poll(int force)
 {
+	force |= ports_report_next;
+	ports_report_next = 0;
 	ports_scan(&ports_now);
 	if (!force && ports_equal(&ports_now, &ports_last))
 		return;
@@ -832,8 +838,11 @@ static void handle_ports_watch(const struct frame *f)
 	if (ms > BP_PORTS_WATCH_MAX_MS)
 		ms = BP_PORTS_WATCH_MAX_MS;
 	ports_watch_ms = ms;
-	ports_poll(1);
-	ports_next_at = now_ms() + ms;
+	/* The first report waits a moment: a host that starts watching as a VM starts sends its
+	 * first command right after, and that command goes first (the scan of /proc is not
+	 * free under emulation). The report of a new watch always goes, changed or not. */
+	ports_report_next = 1;
+	ports_next_at = now_ms() + (ms < PORTS_FIRST_REPORT_MS ? ms : PORTS_FIRST_REPORT_MS);
 }
 
 static void handle_stdin(struct channel *c, const struct frame *f)
