@@ -1,7 +1,8 @@
 /*
  * banger-init: PID 1 of a banger guest. Mounts the basics, applies the banger.* kernel
  * arguments (hostname, IPv4 address, DNS, work disk), starts banger-agent and keeps it
- * running, reaps orphans, and powers off cleanly on request. Every step that fails is
+ * running, serves port 22 with an `sshd -i` per connection (sshd-socket.c), reaps orphans,
+ * and powers off cleanly on request. Every step that fails is
  * logged as "banger-init: ..." on the console and skipped: the agent is the lifeline.
  *
  * Power requests (see docs/agent-protocol.md, "Shutdown"):
