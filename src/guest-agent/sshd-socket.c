@@ -126,7 +126,7 @@ void sshd_socket_accept(int fd, void (*child_setup)(void))
 		child_setup();
 		setsid();
 		/* sshd -i speaks on stdin/stdout; its log goes to syslog, never into the stream */
-		int null = open("/dev/null", O_WRONLY);
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC); /* fd 2 stays, this one goes */
 		dup2(conn, 0);
 		dup2(conn, 1);
 		if (null >= 0)
