@@ -317,8 +317,13 @@ export class VmNetwork implements VmLifecycleHooks {
       const netns = this.state?.netns;
       if (this.state) await this.deps.ops.deleteTap({ netns, tap: tapName(vm.id) });
       if (this.adopting) return;
-      if (this.active.size === 0) await this.idleTeardown();
-      else if (wasActive) await this.syncNat();
+      if (this.active.size > 0) {
+        if (wasActive) await this.syncNat();
+        return;
+      }
+      // The network lingers, but NAT rules and the uplink follow the running VMs at once.
+      if (wasActive && this.deps.config().network.idleTeardownSeconds > 0) await this.syncNat();
+      await this.idleTeardown();
     });
   }
 

@@ -456,7 +456,7 @@ describe.each(['isolated', 'bridged'] as const)('%s networking', (mode) => {
   );
 
   it.runIf(ready)('makes its bridge again when it went away behind banger`s back', async () => {
-    await home.ok(['vm', 'create', '--name', 'gamma', '--memory', '256']);
+    await home.ok(['vm', 'create', '--name', 'gamma', '--memory', '256', '--nat']);
     const gammaTap = `bg-${(await vmId('gamma')) ?? '?'}`;
     const own = bangerNetns();
     const delBridge = ['ip', 'link', 'del', 'bgbr0'];
@@ -469,8 +469,13 @@ describe.each(['isolated', 'bridged'] as const)('%s networking', (mode) => {
     expect(await bridgeLinks()).toContain('bgbr0');
     const log = await fs.readFile(path.join(home.stateDir, 'bangerd.log'), 'utf8');
     expect(log).toContain('tap failed on a checked bridge: making the network again');
+    const gammaAddress = (await show('gamma')).guestAddress;
+    expect(await natTable()).toContain(`ip saddr ${gammaAddress} masquerade`);
     await home.ok(['vm', 'delete', 'gamma']);
     expect(await bridgeLinks()).not.toContain(gammaTap);
+    // The last VM is gone: while the network lingers, its NAT rule and the uplink are gone.
+    expect(await natTable()).not.toContain(`ip saddr ${gammaAddress} masquerade`);
+    if (mode === 'isolated') expect(netProcesses().pasta).toEqual([]);
   });
 
   it.runIf(ready)(
