@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { BangerError, ensurePrivateDir, sleep, spawnChild } from '../base/index.js';
 import { loadConfig, packageRoot, type Layout } from '../config/index.js';
-import { call, connectUnix, startCall, type CallHandle, type CallOptions } from '../ipc/index.js';
+import { connectUnix, startCall, type CallHandle, type CallOptions } from '../ipc/index.js';
 
 const START_TIMEOUT_MS = 20_000;
 
@@ -35,25 +35,8 @@ export class DaemonClient {
     private readonly notice: (message: string) => void,
   ) {}
 
-  /** Makes sure a daemon listens, starting one if needed. */
-  async ensure(): Promise<void> {
-    if (this.ensured) return;
-    // A config file that does not parse or has unknown keys is refused here, by name, before
-    // the daemon (which would only log it) is asked to do anything.
-    loadConfig(this.layout.configFile);
-    if (await socketAnswers(this.layout.daemonSocket)) {
-      this.ensured = true;
-      return;
-    }
-    // A system install's daemon is a service: it is never started from here.
-    if (this.layout.mode === 'system') throw await systemDaemonDown(this.layout);
-    await this.startDaemon();
-    this.ensured = true;
-  }
-
   async call<T>(method: string, params: unknown, options: CallOptions = {}): Promise<T> {
-    await this.ensure();
-    return call<T>(this.layout.daemonSocket, { method, params }, options);
+    return (await this.start<T>(method, params, options)).result;
   }
 
   async start<T>(
@@ -61,9 +44,26 @@ export class DaemonClient {
     params: unknown,
     options: CallOptions = {},
   ): Promise<CallHandle<T>> {
-    await this.ensure();
-    const socket = await connectUnix(this.layout.daemonSocket);
-    return startCall<T>(socket, { method, params }, options);
+    return startCall<T>(await this.connect(), { method, params }, options);
+  }
+
+  /**
+   * A connection to the daemon, starting one first when none listens. The connection that
+   * finds the daemon is the one the call goes over (one connect per CLI run, not two).
+   */
+  private async connect(): Promise<net.Socket> {
+    if (this.ensured) return connectUnix(this.layout.daemonSocket);
+    // A config file that does not parse or has unknown keys is refused here, by name, before
+    // the daemon (which would only log it) is asked to do anything.
+    loadConfig(this.layout.configFile);
+    const found = await connectUnix(this.layout.daemonSocket).catch(() => undefined);
+    if (!found) {
+      // A system install's daemon is a service: it is never started from here.
+      if (this.layout.mode === 'system') throw await systemDaemonDown(this.layout);
+      await this.startDaemon();
+    }
+    this.ensured = true;
+    return found ?? connectUnix(this.layout.daemonSocket);
   }
 
   private async startDaemon(): Promise<void> {

@@ -109,6 +109,17 @@ export class VmNetwork implements VmLifecycleHooks {
    * adopted VM without NAT would stop the uplink that the next one needs.
    */
   private adopting = false;
+  /**
+   * What banger's nft table was last made to say (NatRuleInput as JSON), by this daemon and
+   * since the network came up: a VM without NAT that stops changes nothing, so no `nft` runs.
+   */
+  private natApplied: string | undefined;
+  /**
+   * Each booting VM's NAT sync, started once its tap exists: it runs beside the guest's
+   * start instead of before the user's first command, and re-applies the whole table at every
+   * start (a ruleset flushed behind banger's back is made whole again).
+   */
+  private readonly natAtBoot = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: VmNetworkDeps) {}
 
@@ -155,7 +166,7 @@ export class VmNetwork implements VmLifecycleHooks {
         }
         if (this.active.size === 0) await this.teardown();
         else if (state) {
-          await this.syncNat();
+          await this.syncNat({ force: true });
           await this.ensureRelay(state, state.gateway.split('/')[0] ?? '');
           await this.saveState();
         }
@@ -224,59 +235,71 @@ export class VmNetwork implements VmLifecycleHooks {
 
   /** Before a boot: brings the network up, makes the VM's tap, and says how to attach to it. */
   async prepareBoot(vm: VmRecord): Promise<BootNetwork> {
-    return this.serial(async () => {
-      const settings = this.settings();
-      let lease = this.deps.leases.get(vm.id);
-      if (
-        !lease ||
-        !cidrContains(settings.subnet, parseIpv4(lease.guestIp) ?? 0) ||
-        !cidrContains(settings.loopback, parseIpv4(lease.hostIp) ?? 0) ||
-        parseIpv4(lease.guestIp) === parseIpv4(settings.gateway)
-      ) {
-        lease = this.allocate(vm.id, lease?.nat ?? false);
-      }
-      this.cancelIdleTeardown();
-      await this.ensureUp(settings);
-      const tap = tapName(vm.id);
-      const createTap = (): Promise<void> =>
-        this.deps.ops.createTap({ netns: settings.netns, bridge: settings.bridge, tap });
-      await createTap().catch(async (err: unknown) => {
-        if (!this.bridgeChecked) throw err;
-        // The bridge this daemon made went away behind its back: make it again, once.
-        this.deps.logger.warn('tap failed on a checked bridge: making the network again', {
-          vm: vm.name,
-          error: String(err),
-        });
-        this.bridgeChecked = false;
-        await this.ensureUp(settings);
-        await createTap();
+    const boot = await this.serial(() => this.prepareTap(vm));
+    // While daemon restart adopts VMs, network-wide steps wait for sweep (see `adopting`).
+    const sync = this.serial(() =>
+      this.adopting ? Promise.resolve() : this.syncNat({ force: true }),
+    );
+    sync.catch(() => undefined); // awaited by started(); a boot that fails never asks
+    this.natAtBoot.set(vm.id, sync);
+    return boot;
+  }
+
+  private async prepareTap(vm: VmRecord): Promise<BootNetwork> {
+    const settings = this.settings();
+    let lease = this.deps.leases.get(vm.id);
+    if (
+      !lease ||
+      !cidrContains(settings.subnet, parseIpv4(lease.guestIp) ?? 0) ||
+      !cidrContains(settings.loopback, parseIpv4(lease.hostIp) ?? 0) ||
+      parseIpv4(lease.guestIp) === parseIpv4(settings.gateway)
+    ) {
+      lease = this.allocate(vm.id, lease?.nat ?? false);
+    }
+    this.cancelIdleTeardown();
+    await this.ensureUp(settings);
+    const tap = tapName(vm.id);
+    // Active before the tap exists: a boot that fails from here on is detached, tap and all.
+    this.active.set(vm.id, vm);
+    const createTap = (): Promise<void> =>
+      this.deps.ops.createTap({ netns: settings.netns, bridge: settings.bridge, tap });
+    await createTap().catch(async (err: unknown) => {
+      if (!this.bridgeChecked) throw err;
+      // The bridge this daemon made went away behind its back: make it again, once.
+      this.deps.logger.warn('tap failed on a checked bridge: making the network again', {
+        vm: vm.name,
+        error: String(err),
       });
-      this.active.set(vm.id, vm);
-      // .vm names from the gateway; other names (REFUSED there) from the next server, which
-      // a guest with NAT can reach: pasta's relay to the host resolver (isolated), or the
-      // host's own upstream servers (bridged). Fixed at boot: `vm set --nat` on a running VM
-      // routes it at once, the extra server comes with its next boot.
-      const dns = [settings.gateway];
-      if (lease.nat && settings.mode === 'isolated') dns.push(UPLINK.dnsForward);
-      if (lease.nat && settings.mode === 'bridged')
-        dns.push(...(await (this.deps.readNameservers ?? readUpstreamNameservers)()).slice(0, 2));
-      const nics: NicSpec[] = [{ tap, mac: lease.mac }];
-      return {
-        nics,
-        netns: settings.netns,
-        kernelArgs: [
-          `banger.ip=${lease.guestIp}/${String(settings.subnet.prefix)}`,
-          `banger.gw=${settings.gateway}`,
-          `banger.dns=${dns.join(',')}`,
-        ],
-      };
+      this.bridgeChecked = false;
+      await this.ensureUp(settings);
+      await createTap();
     });
+    // .vm names from the gateway; other names (REFUSED there) from the next server, which
+    // a guest with NAT can reach: pasta's relay to the host resolver (isolated), or the
+    // host's own upstream servers (bridged). Fixed at boot: `vm set --nat` on a running VM
+    // routes it at once, the extra server comes with its next boot.
+    const dns = [settings.gateway];
+    if (lease.nat && settings.mode === 'isolated') dns.push(UPLINK.dnsForward);
+    if (lease.nat && settings.mode === 'bridged')
+      dns.push(...(await (this.deps.readNameservers ?? readUpstreamNameservers)()).slice(0, 2));
+    const nics: NicSpec[] = [{ tap, mac: lease.mac }];
+    return {
+      nics,
+      netns: settings.netns,
+      kernelArgs: [
+        `banger.ip=${lease.guestIp}/${String(settings.subnet.prefix)}`,
+        `banger.gw=${settings.gateway}`,
+        `banger.dns=${dns.join(',')}`,
+      ],
+    };
   }
 
   // ---- lifecycle hooks ------------------------------------------------------------------------
 
   async started(vm: VmRecord, agent: AgentSession): Promise<void> {
     const lease = this.deps.leases.get(vm.id);
+    const natAtBoot = this.natAtBoot.get(vm.id);
+    this.natAtBoot.delete(vm.id);
     if (!lease) return;
     await this.serial(async () => {
       this.active.set(vm.id, vm);
@@ -285,7 +308,15 @@ export class VmNetwork implements VmLifecycleHooks {
         host: mode === 'isolated' ? lease.hostIp : lease.guestIp,
         guest: lease.guestIp,
       });
-      if (!this.adopting) await this.syncNat();
+      // The boot's own sync ran beside the guest (an earlier step of this queue); again only
+      // if it failed or something changed since.
+      const synced =
+        natAtBoot !== undefined &&
+        (await natAtBoot.then(
+          () => true,
+          () => false,
+        ));
+      if (!this.adopting) await this.syncNat({ force: !synced });
       if (mode === 'isolated' && this.deps.autoForward && !this.forwards.has(vm.id)) {
         this.forwards.set(
           vm.id,
@@ -312,10 +343,12 @@ export class VmNetwork implements VmLifecycleHooks {
     const forward = this.forwards.get(vm.id);
     this.forwards.delete(vm.id);
     await forward?.close().catch(() => undefined);
+    this.natAtBoot.delete(vm.id);
     await this.serial(async () => {
+      // Not active: never booted, or detached already (a stop's hook, then delete).
       const wasActive = this.active.delete(vm.id);
       const netns = this.state?.netns;
-      if (this.state) await this.deps.ops.deleteTap({ netns, tap: tapName(vm.id) });
+      if (this.state && wasActive) await this.deps.ops.deleteTap({ netns, tap: tapName(vm.id) });
       if (this.adopting) return;
       if (this.active.size > 0) {
         if (wasActive) await this.syncNat();
@@ -429,6 +462,7 @@ export class VmNetwork implements VmLifecycleHooks {
       if (state.relay !== relay) await this.saveState();
       return;
     }
+    this.natApplied = undefined; // a namespace made anew has no table yet
     await this.deps.ops.ensureBridge({ netns: settings.netns, bridge: settings.bridge, gateway });
     this.bridgeChecked = true;
     const next: NetworkState = {
@@ -456,8 +490,11 @@ export class VmNetwork implements VmLifecycleHooks {
     });
   }
 
-  /** Makes the NAT rules (and the isolated uplink) match the active VMs with NAT. */
-  private async syncNat(): Promise<void> {
+  /**
+   * Makes the NAT rules (and the isolated uplink) match the active VMs with NAT. The table is
+   * written when what it must say changed since this daemon last wrote it, or with `force`.
+   */
+  private async syncNat(options: { force?: boolean } = {}): Promise<void> {
     const state = this.state;
     if (!state) return;
     const sources = [...this.active.keys()].flatMap((vmId) => {
@@ -481,12 +518,18 @@ export class VmNetwork implements VmLifecycleHooks {
       });
       await this.saveState();
     }
-    await this.deps.ops.syncNat({
+    const request = {
       netns: state.netns,
       bridge: state.bridge,
       uplink: isolated ? UPLINK.ifname : undefined,
       sources,
-    });
+    };
+    const said = JSON.stringify(request);
+    if (options.force === true || said !== this.natApplied) {
+      this.natApplied = undefined;
+      await this.deps.ops.syncNat(request);
+      this.natApplied = said;
+    }
     if (isolated && sources.length === 0 && state.uplink) {
       await this.deps.ops.stopNetProcess(state.uplink);
       state.uplink = undefined;
@@ -504,6 +547,7 @@ export class VmNetwork implements VmLifecycleHooks {
     await this.deps.ops.removeNetwork({ netns: state.netns, bridge: state.bridge });
     this.state = undefined;
     this.bridgeChecked = false;
+    this.natApplied = undefined;
     await fs.rm(this.stateFile, { force: true });
     this.deps.logger.info('network torn down', { mode: state.mode });
   }

@@ -103,6 +103,26 @@ static int write_atomic(const char *path, const char *text, mode_t mode)
 	return 0;
 }
 
+/* Writes `text` over a regular file of exactly its length, in place: no inode, directory
+ * entry or rename for ext4 to journal, which is most of what a first file write after a
+ * restore costs (emulated, every kernel path is translated anew). Only where nobody reads
+ * the file mid-write: before the user's first command. 1 when the file is not like that
+ * (missing, another size, not writable): the caller writes it whole. */
+static int overwrite_same_size(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return 1;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != (off_t)len ||
+	    pwrite(fd, text, len, 0) != (ssize_t)len) {
+		close(fd);
+		return 1;
+	}
+	return close(fd) < 0 ? -1 : 0;
+}
+
 /* ---- the parts ------------------------------------------------------------------------- */
 
 /* Host randomness credited to the input pool, then a forced reseed: without it every clone
@@ -207,7 +227,10 @@ static void apply_machine_id(const struct restore_request *req, const struct res
 	}
 	char text[40];
 	snprintf(text, sizeof(text), "%s\n", id);
-	if (write_atomic(path, text, 0444) < 0) {
+	int rc = overwrite_same_size(path, text);
+	if (rc > 0)
+		rc = write_atomic(path, text, 0444);
+	if (rc < 0) {
 		fail(res, BP_RESTORE_MACHINE_ID, "machine-id: cannot write %s: %s", path,
 		     strerror(errno));
 		return;

@@ -141,6 +141,22 @@ describe.skipIf(!built || !ready)('banger-agent RESTORE (real binary)', () => {
     client.close();
   });
 
+  it('writes a machine-id whole where the file is not one of the same length', async () => {
+    const client = await start();
+    const file = path.join(root ?? '', 'etc', 'machine-id');
+    for (const before of ['', 'short\n', undefined]) {
+      await fs.rm(file, { force: true });
+      if (before !== undefined) await fs.writeFile(file, before, { mode: 0o444 });
+      const machineId = randomBytes(16).toString('hex');
+      const done = await client.restore({ machineId });
+      expect(done.failures).toEqual([]);
+      expect(done.applied).toBe(RestorePart.machineId);
+      expect(await fs.readFile(file, 'utf8')).toBe(`${machineId}\n`);
+      expect((await fs.stat(file)).mode & 0o777).toBe(0o444);
+    }
+    client.close();
+  });
+
   it('answers PREPARE_SAVE over the test transport without waiting for anything', async () => {
     const client = await start();
     const t0 = performance.now();
