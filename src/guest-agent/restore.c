@@ -123,6 +123,30 @@ static int overwrite_same_size(const char *path, const char *text)
 	return close(fd) < 0 ? -1 : 0;
 }
 
+/* 1 when `path` (not a symlink) holds exactly `text`: then there is nothing to write. */
+static int holds_exactly(const char *path, const char *text)
+{
+	char cur[2048];
+	size_t len = strlen(text), got = 0;
+	if (len >= sizeof(cur))
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		ssize_t r = read(fd, cur + got, sizeof(cur) - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == sizeof(cur))
+			break;
+	}
+	close(fd);
+	return got == len && memcmp(cur, text, len) == 0;
+}
+
 /* ---- the parts ------------------------------------------------------------------------- */
 
 /* Host randomness credited to the input pool, then a forced reseed: without it every clone
@@ -387,7 +411,8 @@ static void apply_dns(const struct restore_request *req, const struct restore_op
 	rooted(dir, sizeof(dir), opt, "/run/banger");
 	rooted(path, sizeof(path), opt, "/run/banger/resolv.conf");
 	mkdir(dir, 0755);
-	if (write_atomic(path, text, 0644) < 0) {
+	/* A clone on its template's network without NAT has the template's resolvers already. */
+	if (!holds_exactly(path, text) && write_atomic(path, text, 0644) < 0) {
 		fail(res, BP_RESTORE_DNS, "dns: cannot write %s: %s", path, strerror(errno));
 		return;
 	}

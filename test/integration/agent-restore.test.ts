@@ -157,6 +157,24 @@ describe.skipIf(!built || !ready)('banger-agent RESTORE (real binary)', () => {
     client.close();
   });
 
+  it('leaves a resolver file that already says the same, and rewrites one that does not', async () => {
+    const client = await start();
+    const file = path.join(root ?? '', 'run', 'banger', 'resolv.conf');
+    const expected = (servers: string[]): string =>
+      `# Written by banger-init from banger.dns\n${servers.map((s) => `nameserver ${s}\n`).join('')}`;
+    expect((await client.restore({ dns: ['10.9.0.1'] })).applied).toBe(RestorePart.dns);
+    const first = await fs.stat(file);
+    expect((await client.restore({ dns: ['10.9.0.1'] })).applied).toBe(RestorePart.dns);
+    expect((await fs.stat(file)).ino).toBe(first.ino); // the template's file, untouched
+    expect(await fs.readFile(file, 'utf8')).toBe(expected(['10.9.0.1']));
+    expect((await client.restore({ dns: ['10.9.0.1', '100.64.213.1'] })).applied).toBe(
+      RestorePart.dns,
+    );
+    expect(await fs.readFile(file, 'utf8')).toBe(expected(['10.9.0.1', '100.64.213.1']));
+    expect((await fs.stat(file)).ino).not.toBe(first.ino);
+    client.close();
+  });
+
   it('answers PREPARE_SAVE over the test transport without waiting for anything', async () => {
     const client = await start();
     const t0 = performance.now();
