@@ -423,10 +423,16 @@ static void send_hello_ack(const uint8_t *nonce)
 	bp_put16(p, BP_PROTOCOL_VERSION);
 	memcpy(p + 8, nonce, BP_NONCE_SIZE);
 	size_t off = 24;
-	char value[256];
+	/* Read once: it never changes under a running agent, and a procfs read is one more
+	 * untranslated kernel path in the first handshake after a restore. */
+	static char boot_id[64];
+	static int have_boot_id;
+	if (!have_boot_id)
+		have_boot_id = read_small_file("/proc/sys/kernel/random/boot_id", boot_id,
+					       sizeof(boot_id)) > 0;
 	put_record(p, &off, sizeof(p), BP_REC_AGENT_VERSION, BANGER_VERSION);
-	if (read_small_file("/proc/sys/kernel/random/boot_id", value, sizeof(value)) > 0)
-		put_record(p, &off, sizeof(p), BP_REC_BOOT_ID, value);
+	if (have_boot_id)
+		put_record(p, &off, sizeof(p), BP_REC_BOOT_ID, boot_id);
 	struct utsname u;
 	if (uname(&u) == 0) {
 		put_record(p, &off, sizeof(p), BP_REC_KERNEL, u.release);

@@ -103,24 +103,31 @@ static int write_atomic(const char *path, const char *text, mode_t mode)
 	return 0;
 }
 
-/* Writes `text` over a regular file of exactly its length, in place: no inode, directory
- * entry or rename for ext4 to journal, which is most of what a first file write after a
- * restore costs (emulated, every kernel path is translated anew). Only where nobody reads
- * the file mid-write: before the user's first command. 1 when the file is not like that
- * (missing, another size, not writable): the caller writes it whole. */
-static int overwrite_same_size(const char *path, const char *text)
+/* Writes `text` over a regular file of exactly its length and mode, in place: no inode,
+ * directory entry or rename for ext4 to journal, which is most of what a first file write
+ * after a restore costs (emulated, every kernel path is translated anew). Only where nobody
+ * reads the file mid-write: before the user's first command. 1 when the file is not like
+ * that (missing, another size or mode, not writable): the caller writes it whole. */
+static int overwrite_same_size(const char *path, const char *text, mode_t mode)
 {
 	size_t len = strlen(text);
 	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0)
 		return 1;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != (off_t)len ||
-	    pwrite(fd, text, len, 0) != (ssize_t)len) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != mode ||
+	    st.st_size != (off_t)len || pwrite(fd, text, len, 0) != (ssize_t)len) {
 		close(fd);
 		return 1;
 	}
 	return close(fd) < 0 ? -1 : 0;
+}
+
+/* In place where the file allows it (see overwrite_same_size), else whole (write_atomic). */
+static int write_replacing(const char *path, const char *text, mode_t mode)
+{
+	int rc = overwrite_same_size(path, text, mode);
+	return rc > 0 ? write_atomic(path, text, mode) : rc;
 }
 
 /* 1 when `path` (not a symlink) holds exactly `text`: then there is nothing to write. */
@@ -251,10 +258,7 @@ static void apply_machine_id(const struct restore_request *req, const struct res
 	}
 	char text[40];
 	snprintf(text, sizeof(text), "%s\n", id);
-	int rc = overwrite_same_size(path, text);
-	if (rc > 0)
-		rc = write_atomic(path, text, 0444);
-	if (rc < 0) {
+	if (write_replacing(path, text, 0444) < 0) {
 		fail(res, BP_RESTORE_MACHINE_ID, "machine-id: cannot write %s: %s", path,
 		     strerror(errno));
 		return;
@@ -455,13 +459,15 @@ static void apply_ssh_key(const struct restore_request *req, const struct restor
 	size_t plen = strlen(req->ssh_private);
 	snprintf(line, sizeof(line), "%s%s", req->ssh_private,
 		 plen > 0 && req->ssh_private[plen - 1] != '\n' ? "\n" : "");
-	if (write_atomic(path, line, 0600) < 0) {
+	/* In place when the saved guest has a key of banger's making (warm templates get a
+	 * throwaway one before they are saved): the same format, so the same sizes. */
+	if (write_replacing(path, line, 0600) < 0) {
 		fail(res, BP_RESTORE_SSH_HOST_KEY, "ssh host key: cannot write %s: %s", path,
 		     strerror(errno));
 		return;
 	}
 	snprintf(line, sizeof(line), "%s\n", req->ssh_public);
-	if (write_atomic(pub, line, 0644) < 0) {
+	if (write_replacing(pub, line, 0644) < 0) {
 		fail(res, BP_RESTORE_SSH_HOST_KEY, "ssh host key: cannot write %s: %s", pub,
 		     strerror(errno));
 		return;

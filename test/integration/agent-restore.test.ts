@@ -157,6 +157,33 @@ describe.skipIf(!built || !ready)('banger-agent RESTORE (real binary)', () => {
     client.close();
   });
 
+  it('writes a new host key over one of the same format in place, never over a wrong mode', async () => {
+    const client = await start();
+    const keyFile = path.join(root ?? '', 'etc', 'ssh', 'ssh_host_ed25519_key');
+    const give = async (): Promise<string> => {
+      const key = generateSshHostKey();
+      const done = await client.restore({
+        sshHostKey: { privateKey: key.privateKey, publicKey: key.publicLine },
+      });
+      expect(done.failures).toEqual([]);
+      expect(done.applied).toBe(RestorePart.sshHostKey);
+      expect(await fs.readFile(keyFile, 'utf8')).toBe(key.privateKey);
+      expect((await fs.readFile(`${keyFile}.pub`, 'utf8')).trim()).toBe(key.publicLine);
+      return key.publicLine;
+    };
+    await give(); // a template's throwaway key: files created
+    const before = await fs.stat(keyFile);
+    await give(); // a clone's key: the same files, written over
+    expect((await fs.stat(keyFile)).ino).toBe(before.ino);
+    expect((await fs.stat(keyFile)).mode & 0o777).toBe(0o600);
+    // A private key readable by others would be refused by sshd: it is replaced, not kept.
+    await fs.chmod(keyFile, 0o644);
+    await give();
+    expect((await fs.stat(keyFile)).ino).not.toBe(before.ino);
+    expect((await fs.stat(keyFile)).mode & 0o777).toBe(0o600);
+    client.close();
+  });
+
   it('leaves a resolver file that already says the same, and rewrites one that does not', async () => {
     const client = await start();
     const file = path.join(root ?? '', 'run', 'banger', 'resolv.conf');
