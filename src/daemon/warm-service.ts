@@ -12,6 +12,7 @@ import path from 'node:path';
 import { BangerError, exists, newId, type Logger } from '../base/index.js';
 import type { BangerConfig, Layout } from '../config/index.js';
 import { bangerVersion } from '../config/index.js';
+import { generateSshHostKey } from '../guest/index.js';
 import type { Accel, SavedInfo } from '../protocol/index.js';
 import type { VmRecord } from '../store/index.js';
 import {
@@ -32,7 +33,6 @@ import {
   type SavedEntry,
 } from './saved-states.js';
 import type { LiveVm } from './vm-boot.js';
-import { generateSshHostKey } from '../guest/index.js';
 import { readLaunchShape, type VmPaths } from './vm-files.js';
 import { requireRestore } from './vm-restore.js';
 
@@ -604,7 +604,6 @@ export class WarmService {
   }
 }
 
-/** Runs `true` in the guest, so a restored VM's first command finds it in the page cache. */
 /**
  * An SSH host key that no clone keeps: every clone gets its own at restore, and with one of
  * banger's making already in place (same format, same file sizes) it writes its key over the
@@ -620,6 +619,7 @@ async function giveThrowawayHostKey(agent: AgentSession, logger: Logger): Promis
     logger.warn('template host key not written', { failures: done.failures });
 }
 
+/** Runs `true` in the guest, so a restored VM's first command finds it in the page cache. */
 async function prewarm(agent: AgentSession): Promise<void> {
   try {
     const exec = await agent.exec({ argv: ['true'] });

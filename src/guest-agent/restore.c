@@ -103,11 +103,12 @@ static int write_atomic(const char *path, const char *text, mode_t mode)
 	return 0;
 }
 
-/* Writes `text` over a regular file of exactly its length and mode, in place: no inode,
- * directory entry or rename for ext4 to journal, which is most of what a first file write
- * after a restore costs (emulated, every kernel path is translated anew). Only where nobody
- * reads the file mid-write: before the user's first command. 1 when the file is not like
- * that (missing, another size or mode, not writable): the caller writes it whole. */
+/* Writes `text` over a regular file of exactly its length, mode and owner (the agent's, as
+ * write_atomic makes it), in place: no inode, directory entry or rename for ext4 to journal,
+ * which is most of what a first file write after a restore costs (emulated, every kernel path
+ * is translated anew). Only where nobody reads the file mid-write: before the user's first
+ * command. 1 when the file is not like that (missing, another size, mode or owner, a second
+ * hard link that must not change with it, not writable): the caller writes it whole. */
 static int overwrite_same_size(const char *path, const char *text, mode_t mode)
 {
 	size_t len = strlen(text);
@@ -116,7 +117,8 @@ static int overwrite_same_size(const char *path, const char *text, mode_t mode)
 		return 1;
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != mode ||
-	    st.st_size != (off_t)len || pwrite(fd, text, len, 0) != (ssize_t)len) {
+	    st.st_uid != geteuid() || st.st_nlink != 1 || st.st_size != (off_t)len ||
+	    pwrite(fd, text, len, 0) != (ssize_t)len) {
 		close(fd);
 		return 1;
 	}

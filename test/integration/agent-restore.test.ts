@@ -154,10 +154,18 @@ describe.skipIf(!built || !ready)('banger-agent RESTORE (real binary)', () => {
       expect(await fs.readFile(file, 'utf8')).toBe(`${machineId}\n`);
       expect((await fs.stat(file)).mode & 0o777).toBe(0o444);
     }
+    // A second name for the same file (a hard link) keeps what it had.
+    const other = path.join(root ?? '', 'etc', 'other-id');
+    await fs.link(file, other);
+    const kept = await fs.readFile(other, 'utf8');
+    const done = await client.restore({ machineId: randomBytes(16).toString('hex') });
+    expect(done.failures).toEqual([]);
+    expect(await fs.readFile(other, 'utf8')).toBe(kept);
+    expect(await fs.readFile(file, 'utf8')).not.toBe(kept);
     client.close();
   });
 
-  it('writes a new host key over one of the same format in place, never over a wrong mode', async () => {
+  it('writes a new host key over one of the same format in place, never over a wrong mode or owner', async () => {
     const client = await start();
     const keyFile = path.join(root ?? '', 'etc', 'ssh', 'ssh_host_ed25519_key');
     const give = async (): Promise<string> => {
@@ -176,11 +184,17 @@ describe.skipIf(!built || !ready)('banger-agent RESTORE (real binary)', () => {
     await give(); // a clone's key: the same files, written over
     expect((await fs.stat(keyFile)).ino).toBe(before.ino);
     expect((await fs.stat(keyFile)).mode & 0o777).toBe(0o600);
-    // A private key readable by others would be refused by sshd: it is replaced, not kept.
+    // A private key readable by others, or owned by someone else, would be refused by sshd:
+    // such a file is replaced, not written into.
     await fs.chmod(keyFile, 0o644);
     await give();
-    expect((await fs.stat(keyFile)).ino).not.toBe(before.ino);
-    expect((await fs.stat(keyFile)).mode & 0o777).toBe(0o600);
+    const replaced = await fs.stat(keyFile);
+    expect(replaced.ino).not.toBe(before.ino);
+    expect(replaced.mode & 0o777).toBe(0o600);
+    await fs.chown(keyFile, 4242, 4242);
+    await give();
+    expect((await fs.stat(keyFile)).ino).not.toBe(replaced.ino);
+    expect((await fs.stat(keyFile)).uid).toBe(process.getuid?.());
     client.close();
   });
 
