@@ -118,7 +118,14 @@ function setup() {
     await network.init();
     await network.sweep();
   };
-  return { network, ops, vm, start };
+  // A boot that gets as far as the VM counting as started.
+  const boot = async (...vms: VmRecord[]): Promise<void> => {
+    for (const v of vms) {
+      await network.prepareBoot(v);
+      await network.started(v, noAgent);
+    }
+  };
+  return { network, ops, vm, start, boot };
 }
 
 // Without autoForward (not configured here) started() never touches the agent.
@@ -154,24 +161,18 @@ describe('VmNetwork', () => {
   });
 
   it('re-applies the table at every boot, even when nothing changed', async () => {
-    const { network, ops, vm, start } = setup();
+    const { ops, vm, start, boot } = setup();
     const [a, b] = [vm('a1b2c3d4e5f6', false), vm('0f1e2d3c4b5a', false)];
     await start();
-    for (const v of [a, b]) {
-      await network.prepareBoot(v);
-      await network.started(v, noAgent);
-    }
+    await boot(a, b);
     expect(ops.calls.filter((c) => c.startsWith('syncNat'))).toEqual(['syncNat []', 'syncNat []']);
   });
 
   it('runs no nft when a VM without NAT stops, and drops the rules when a NAT VM stops', async () => {
-    const { network, ops, vm, start } = setup();
+    const { network, ops, vm, start, boot } = setup();
     const [a, b] = [vm('a1b2c3d4e5f6', false), vm('0f1e2d3c4b5a', true)];
     await start();
-    for (const v of [a, b]) {
-      await network.prepareBoot(v);
-      await network.started(v, noAgent);
-    }
+    await boot(a, b);
     ops.calls.length = 0;
     await network.detach(a);
     expect(ops.calls).toEqual(['deleteTap bg-a1b2c3d4e5f6']);
@@ -185,11 +186,10 @@ describe('VmNetwork', () => {
   });
 
   it('deletes a tap once when a VM is detached twice (its stop hook, then delete)', async () => {
-    const { network, ops, vm, start } = setup();
+    const { network, ops, vm, start, boot } = setup();
     const a = vm('a1b2c3d4e5f6', false);
     await start();
-    await network.prepareBoot(a);
-    await network.started(a, noAgent);
+    await boot(a);
     ops.calls.length = 0;
     await Promise.all([network.detach(a), network.detach(a)]);
     expect(ops.calls).toEqual(['deleteTap bg-a1b2c3d4e5f6']);
